@@ -1,0 +1,315 @@
+"""The one DNS layer of check-mail, built on dnspython.
+
+Every plugin asks DNS through a :class:`Resolver`: many queries run at once
+on one event loop, all under the plugin's :class:`~check_mail.deadline.Deadline`,
+and each outcome comes back as an :class:`Answer` whose :class:`Status` says
+what happened. No dnspython exception leaves this module.
+
+dnspython and asyncio cost about 0.1 s to import, so this module imports them
+only when the first query is made; ``--help`` and ``--version`` never pay.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import time
+from collections.abc import Awaitable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, TypeVar
+
+from check_mail.deadline import Deadline
+
+if TYPE_CHECKING:
+    import asyncio
+
+T = TypeVar("T")
+
+RESOLV_CONF = "/etc/resolv.conf"
+# A lost UDP packet is common; a second try per server is cheap insurance.
+ATTEMPTS_PER_SERVER = 2
+
+
+class Status(str, enum.Enum):
+    """How a query ended. Only ANSWER, NXDOMAIN and NODATA are answers."""
+
+    ANSWER = "answer"
+    NXDOMAIN = "NXDOMAIN"
+    NODATA = "no data"
+    SERVFAIL = "SERVFAIL"
+    REFUSED = "REFUSED"
+    TIMEOUT = "timeout"
+    MALFORMED = "malformed"
+    UNREACHABLE = "unreachable"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Nameserver:
+    address: str
+    port: int = 53
+
+    def __str__(self) -> str:
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return host if self.port == 53 else f"{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The outcome of one question.
+
+    ``records`` holds every record of the asked type in text form: addresses
+    for A/AAAA, absolute names for PTR/CNAME/NS, ``"pref name"`` for MX, and
+    for TXT each record's strings joined with nothing between them.
+    """
+
+    name: str
+    rdtype: str
+    status: Status
+    records: tuple[str, ...] = ()
+    ttl: int | None = None
+    server: Nameserver | None = None
+    detail: str = ""
+    elapsed: float = 0.0
+
+    @property
+    def answered(self) -> bool:
+        """True when DNS gave a definite reply (records, NXDOMAIN or no data)."""
+        return self.status in (Status.ANSWER, Status.NXDOMAIN, Status.NODATA)
+
+    def describe(self) -> str:
+        """The failure in a few words, for output lines."""
+        text = str(self.status)
+        if self.detail:
+            text += f" ({self.detail})"
+        return text
+
+
+def parse_nameserver(text: str) -> Nameserver:
+    """Parse ``ADDR``, ``ADDR:PORT``, ``[V6ADDR]`` or ``[V6ADDR]:PORT``."""
+    text = text.strip()
+    port = 53
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError(f"invalid nameserver {text!r}")
+        if rest:
+            port = _parse_port(rest[1:], text)
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+        port = _parse_port(port_text, text)
+    else:
+        host = text
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"invalid nameserver {text!r}: not an IP address") from None
+    return Nameserver(str(address), port)
+
+
+def _parse_port(text: str, whole: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ValueError(f"invalid nameserver {whole!r}: bad port")
+    return int(text)
+
+
+def system_nameservers(path: str = RESOLV_CONF) -> list[Nameserver]:
+    """The nameservers of resolv.conf, as the C library would use them."""
+    servers = []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as conf:
+            for line in conf:
+                words = line.split()
+                if len(words) >= 2 and words[0] == "nameserver":
+                    try:
+                        servers.append(parse_nameserver(words[1].split("%")[0]))
+                    except ValueError:
+                        continue
+    except OSError:
+        pass
+    # Like the C library: no usable entry means a resolver on this host.
+    return servers or [Nameserver("127.0.0.1")]
+
+
+def absolute(name: str) -> str:
+    """The name with its trailing dot, so no search domain is ever appended."""
+    return name if name.endswith(".") else name + "."
+
+
+def valid_name(name: str) -> bool:
+    """A syntactically usable DNS name (letters, digits, hyphen, underscore)."""
+    name = name[:-1] if name.endswith(".") else name
+    if not name or len(name) > 253:
+        return False
+    return all(
+        0 < len(label) < 64 and not label.startswith("-") and not label.endswith("-")
+        and all(c.isascii() and (c.isalnum() or c in "-_") for c in label)
+        for label in name.split(".")
+    )
+
+
+def is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def reverse_labels(address: str) -> str:
+    """RFC 5782 order: reversed octets for IPv4, 32 reversed nibbles for IPv6.
+
+    The same labels are used under in-addr.arpa/ip6.arpa and under a DNSBL zone.
+    """
+    pointer = ipaddress.ip_address(address).reverse_pointer
+    return pointer.rsplit(".", 2)[0]
+
+
+@dataclass(frozen=True)
+class HostAddresses:
+    """A host's A and AAAA addresses, and the lookups that failed on the way."""
+
+    host: str
+    addresses: tuple[str, ...]
+    answers: tuple[Answer, ...]
+
+    @property
+    def failures(self) -> list[Answer]:
+        return [a for a in self.answers if not a.answered]
+
+
+class Resolver:
+    """Concurrent stub resolver bounded by a deadline and an in-flight limit.
+
+    Each question goes to the nameservers in turn until one gives a definite
+    reply; SERVFAIL, REFUSED, garbage or silence make it try the next one. A
+    truncated UDP reply is retried over TCP.
+    """
+
+    def __init__(
+        self,
+        nameservers: Sequence[Nameserver] | None = None,
+        *,
+        deadline: Deadline,
+        query_timeout: float = 3.0,
+        max_in_flight: int = 256,
+    ) -> None:
+        self.nameservers = list(nameservers) if nameservers else system_nameservers()
+        self.deadline = deadline
+        self.query_timeout = query_timeout
+        self.max_in_flight = max_in_flight
+        self.queries = 0
+        self._slots: asyncio.Semaphore | None = None
+
+    def run(self, work: Awaitable[T]) -> T:
+        """Run a coroutine that makes queries; the synchronous entry point."""
+        import asyncio
+
+        async def main() -> T:
+            self._slots = asyncio.Semaphore(self.max_in_flight)
+            return await work
+
+        return asyncio.run(main())
+
+    def resolve(self, questions: Iterable[tuple[str, str]]) -> list[Answer]:
+        """Ask all questions at once; answers come back in the same order."""
+        return self.run(self.gather(questions))
+
+    def addresses(self, host: str, family: int | None = None) -> HostAddresses:
+        """All A and AAAA addresses of a host (or one family: 4 or 6)."""
+        types = [t for f, t in ((4, "A"), (6, "AAAA")) if family in (None, f)]
+        answers = self.resolve((host, t) for t in types)
+        found = tuple(r for a in answers if a.status is Status.ANSWER for r in a.records)
+        return HostAddresses(absolute(host), found, tuple(answers))
+
+    async def gather(self, questions: Iterable[tuple[str, str]]) -> list[Answer]:
+        import asyncio
+
+        return list(await asyncio.gather(*(self.query(n, t) for n, t in questions)))
+
+    async def query(self, name: str, rdtype: str) -> Answer:
+        import dns.asyncquery
+        import dns.exception
+        import dns.message
+        import dns.name
+        import dns.rcode
+
+        qname = absolute(name)
+        rdtype = rdtype.upper()
+        try:
+            request = dns.message.make_query(dns.name.from_text(qname), rdtype)
+        except (dns.exception.DNSException, ValueError) as exc:
+            return Answer(qname, rdtype, Status.MALFORMED, detail=f"bad query name: {exc}")
+        assert self._slots is not None, "query() runs inside Resolver.run()"
+        started = time.monotonic()
+        outcome = Answer(qname, rdtype, Status.TIMEOUT, detail="no time left to ask")
+        async with self._slots:
+            for attempt in range(ATTEMPTS_PER_SERVER * len(self.nameservers)):
+                server = self.nameservers[attempt % len(self.nameservers)]
+                remaining = self.deadline.remaining()
+                if remaining <= 0:
+                    break
+                self.queries += 1
+                try:
+                    response, _ = await dns.asyncquery.udp_with_fallback(
+                        request,
+                        server.address,
+                        timeout=min(self.query_timeout, remaining),
+                        port=server.port,
+                    )
+                except dns.exception.Timeout:
+                    outcome = Answer(qname, rdtype, Status.TIMEOUT, server=server)
+                    continue
+                except OSError as exc:
+                    detail = exc.strerror or type(exc).__name__
+                    outcome = Answer(qname, rdtype, Status.UNREACHABLE, server=server,
+                                     detail=detail)
+                    continue
+                except Exception as exc:  # any parse failure of a hostile reply
+                    outcome = Answer(qname, rdtype, Status.MALFORMED, server=server,
+                                     detail=str(exc) or type(exc).__name__)
+                    continue
+                rcode = response.rcode()
+                if rcode == dns.rcode.NOERROR:
+                    outcome = _records(response, qname, rdtype, server)
+                    break
+                if rcode == dns.rcode.NXDOMAIN:
+                    outcome = Answer(qname, rdtype, Status.NXDOMAIN, server=server)
+                    break
+                if rcode == dns.rcode.REFUSED:
+                    outcome = Answer(qname, rdtype, Status.REFUSED, server=server)
+                else:
+                    text = dns.rcode.to_text(rcode)
+                    outcome = Answer(qname, rdtype, Status.SERVFAIL, server=server,
+                                     detail="" if text == "SERVFAIL" else f"rcode {text}")
+        return replace(outcome, elapsed=time.monotonic() - started)
+
+
+def _records(response, qname: str, rdtype: str, server: Nameserver) -> Answer:
+    """Follow the CNAME chain inside the answer section to the asked type."""
+    import dns.name
+    import dns.rdataclass
+    import dns.rdatatype
+
+    wanted = dns.rdatatype.from_text(rdtype)
+    cname = dns.rdatatype.CNAME
+    name = dns.name.from_text(qname)
+    for _ in range(16):  # CNAME chains longer than this are a loop
+        rrset = response.get_rrset(response.answer, name, dns.rdataclass.IN, wanted)
+        if rrset is not None:
+            return Answer(qname, rdtype, Status.ANSWER, tuple(_text(r) for r in rrset),
+                          ttl=rrset.ttl, server=server)
+        alias = response.get_rrset(response.answer, name, dns.rdataclass.IN, cname)
+        if alias is None:
+            break
+        name = alias[0].target
+    return Answer(qname, rdtype, Status.NODATA, server=server)
+
+
+def _text(rdata) -> str:
+    strings = getattr(rdata, "strings", None)
+    if strings is not None:  # TXT and SPF: RFC 7208 3.3 / RFC 6376 3.6.2.2
+        return b"".join(strings).decode("utf-8", "replace")
+    return rdata.to_text()

@@ -1,0 +1,210 @@
+"""A scripted nameserver on loopback, for the tests, the benchmark and the demo.
+
+It serves UDP and TCP on one port from records given in code, answers
+NXDOMAIN and no-data properly (dnslib cannot), follows CNAMEs inside its data,
+and plays the faults a real resolver path shows: silence, SERVFAIL, REFUSED,
+garbage bytes, and truncation (TC over UDP, the full answer over TCP).
+It runs its own event loop in a background thread, so the code under test may
+be synchronous or run its own loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import struct
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+
+from check_mail.dns import Nameserver, absolute
+
+
+class Fault(enum.Enum):
+    TIMEOUT = "timeout"  # never answer
+    SERVFAIL = "servfail"
+    REFUSED = "refused"
+    GARBAGE = "garbage"  # bytes that are not a DNS message
+    TRUNCATE = "truncate"  # TC over UDP; TCP gets the real answer
+
+
+@dataclass
+class Query:
+    name: str
+    rdtype: str
+    transport: str  # "udp" or "tcp"
+
+
+class ScriptedNameserver:
+    """Answers from ``add()``-ed records; every other name is NXDOMAIN."""
+
+    def __init__(self, host: str = "127.0.0.1", delay: float = 0.0) -> None:
+        self.host = host
+        self.port = 0
+        self.delay = delay
+        self.records: dict[tuple[str, str], list[str]] = defaultdict(list)
+        self.ttls: dict[tuple[str, str], int] = {}
+        self.faults: dict[tuple[str, str | None], Fault] = {}
+        self.delays: dict[str, float] = {}
+        self.log: list[Query] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+
+    # -- scripting ---------------------------------------------------------
+
+    def add(self, name: str, rdtype: str, *rdatas: str, ttl: int = 300) -> None:
+        key = (absolute(name).lower(), rdtype.upper())
+        self.records[key].extend(rdatas)
+        self.ttls[key] = ttl
+
+    def fault(self, name: str, fault: Fault, rdtype: str | None = None) -> None:
+        self.faults[(absolute(name).lower(), rdtype.upper() if rdtype else None)] = fault
+
+    def slow(self, name: str, seconds: float) -> None:
+        self.delays[absolute(name).lower()] = seconds
+
+    @property
+    def nameserver(self) -> Nameserver:
+        return Nameserver(self.host, self.port)
+
+    @property
+    def address(self) -> str:
+        """As given to ``--nameserver``."""
+        return str(self.nameserver) if self.port != 53 else f"{self.host}:53"
+
+    # -- answering ---------------------------------------------------------
+
+    def answer(self, wire: bytes, transport: str) -> tuple[bytes | None, float]:
+        """The reply to one request, and how long to wait before sending it."""
+        try:
+            request = dns.message.from_wire(wire)
+            question = request.question[0]
+        except Exception:
+            return None, 0.0
+        qname = question.name.to_text().lower()
+        rdtype = dns.rdatatype.to_text(question.rdtype)
+        self.log.append(Query(qname, rdtype, transport))
+        delay = self.delays.get(qname, self.delay)
+        fault = self.faults.get((qname, rdtype)) or self.faults.get((qname, None))
+        response = dns.message.make_response(request)
+        response.flags |= dns.flags.RA
+        if fault is Fault.TIMEOUT:
+            return None, delay
+        if fault is Fault.GARBAGE:
+            return wire[:2] + b"\xff\xfe garbage, not DNS", delay
+        if fault is Fault.SERVFAIL:
+            response.set_rcode(dns.rcode.SERVFAIL)
+        elif fault is Fault.REFUSED:
+            response.set_rcode(dns.rcode.REFUSED)
+        elif fault is Fault.TRUNCATE and transport == "udp":
+            response.flags |= dns.flags.TC
+        else:
+            self._fill(response, qname, rdtype)
+        return response.to_wire(), delay
+
+    def _fill(self, response: dns.message.Message, qname: str, rdtype: str) -> None:
+        name = qname
+        for _ in range(8):
+            key = (name, rdtype)
+            if key in self.records:
+                response.answer.append(self._rrset(name, rdtype))
+                return
+            if (name, "CNAME") in self.records and rdtype != "CNAME":
+                response.answer.append(self._rrset(name, "CNAME"))
+                name = absolute(self.records[(name, "CNAME")][0]).lower()
+                continue
+            break
+        if not any(n == name for n, _ in self.records):
+            response.set_rcode(dns.rcode.NXDOMAIN)
+
+    def _rrset(self, name: str, rdtype: str) -> dns.rrset.RRset:
+        key = (name, rdtype)
+        return dns.rrset.from_text_list(
+            dns.name.from_text(name), self.ttls[key], dns.rdataclass.IN,
+            dns.rdatatype.from_text(rdtype), self.records[key],
+        )
+
+    # -- serving -----------------------------------------------------------
+
+    def start(self) -> ScriptedNameserver:
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+        if not self.port:
+            raise RuntimeError("scripted nameserver did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop and self._stop:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread:
+            self._thread.join(10)
+
+    def __enter__(self) -> ScriptedNameserver:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _serve(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        owner = self
+
+        class Udp(asyncio.DatagramProtocol):
+            def connection_made(self, transport):  # type: ignore[override]
+                self.transport = transport
+
+            def datagram_received(self, data, addr):  # type: ignore[override]
+                reply, delay = owner.answer(data, "udp")
+                if reply is not None:
+                    owner._loop.call_later(delay, self.transport.sendto, reply, addr)
+
+        async def tcp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while True:
+                    length = struct.unpack("!H", await reader.readexactly(2))[0]
+                    reply, delay = owner.answer(await reader.readexactly(length), "tcp")
+                    if reply is None:
+                        continue
+                    await asyncio.sleep(delay)
+                    writer.write(struct.pack("!H", len(reply)) + reply)
+                    await writer.drain()
+            except (asyncio.IncompleteReadError, ConnectionError):
+                pass
+            finally:
+                writer.close()
+
+        # UDP and TCP must share a port; retry if TCP finds it taken.
+        for _ in range(20):
+            udp, _ = await self._loop.create_datagram_endpoint(
+                Udp, local_addr=(self.host, self.port)
+            )
+            port = udp.get_extra_info("sockname")[1]
+            try:
+                tcp_server = await asyncio.start_server(tcp, self.host, port)
+            except OSError:
+                udp.close()
+                continue
+            break
+        else:
+            self._ready.set()
+            return
+        self.port = port
+        self._ready.set()
+        await self._stop.wait()
+        udp.close()
+        tcp_server.close()
