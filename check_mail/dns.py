@@ -150,6 +150,11 @@ def valid_name(name: str) -> bool:
     )
 
 
+def is_hostname(text: str) -> bool:
+    """A name a host can have: valid, and not a mistyped address (no all-digit TLD)."""
+    return valid_name(text) and not text.rstrip(".").rsplit(".", 1)[-1].isdigit()
+
+
 def is_address(text: str) -> bool:
     try:
         ipaddress.ip_address(text)

@@ -1,0 +1,232 @@
+"""check_rbl as a user runs it: the installed executable, exit code and output."""
+
+from __future__ import annotations
+
+import pytest
+
+from check_mail.dns import reverse_labels
+from check_mail.simulation.dnsserver import Fault
+from conftest import run_plugin
+
+LISTED = "99.2.0.192"  # 192.0.2.99 reversed
+ZONES = """\
+[bl.example.net]
+families = ipv4
+listed = 127.0.0.2-127.0.0.3
+labels = 127.0.0.2 spam source, 127.0.0.3 dialup
+delist = https://bl.example.net/remove
+
+[dnsbl.example.org]
+families = ipv4 ipv6
+errors = 127.255.255.254
+labels = 127.255.255.254 query via a public resolver
+delist = https://dnsbl.example.org/
+
+[v6.example.com]
+families = ipv6
+delist = https://v6.example.com/
+"""
+
+
+@pytest.fixture
+def zones(tmp_path):
+    path = tmp_path / "zones.ini"
+    path.write_text(ZONES)
+    return str(path)
+
+
+def rbl(nameserver, *args: str, **kwargs):
+    return run_plugin("check_rbl", "-n", nameserver.address, *args, **kwargs)
+
+
+def test_clean_address(nameserver, zones):
+    run = rbl(nameserver, "-H", "192.0.2.25", "--zones-file", zones)
+    assert run.returncode == 0
+    assert run.first == ("RBL OK - 192.0.2.25 not listed on 2 zones | errors=0;;~:0;0;2 "
+                         "listed=0;0;1;0;2 time=Xs;;;0 zones=2;;;0")
+    assert run.stderr == ""
+
+
+def test_one_listing_warns_with_reason_codes_and_delisting_url(nameserver, zones):
+    nameserver.add(f"{LISTED}.bl.example.net", "A", "127.0.0.2")
+    nameserver.add(f"{LISTED}.bl.example.net", "TXT", '"Listed: spam trap hit"')
+    run = rbl(nameserver, "-H", "192.0.2.99", "--zones-file", zones, "-v")
+    assert run.returncode == 1
+    assert run.lines == [
+        "RBL WARNING - 192.0.2.99 listed on 1 of 2 zones (bl.example.net)",
+        '192.0.2.99 listed on bl.example.net: 127.0.0.2 (spam source) "Listed: spam trap hit"; '
+        "delist: https://bl.example.net/remove",
+        "| errors=0;;~:0;0;2 listed=1;0;1;0;2 time=" + run.lines[-1].split("time=")[1],
+    ]
+
+
+def test_two_listings_are_critical(nameserver, zones):
+    nameserver.add(f"{LISTED}.bl.example.net", "A", "127.0.0.3")
+    nameserver.add(f"{LISTED}.dnsbl.example.org", "A", "127.0.0.2", "127.0.0.4")
+    run = rbl(nameserver, "-H", "192.0.2.99", "--zones-file", zones)
+    assert run.returncode == 2
+    assert run.first.startswith(
+        "RBL CRITICAL - 192.0.2.99 listed on 2 of 2 zones (bl.example.net, dnsbl.example.org) |")
+
+
+def test_thresholds_use_the_range_syntax(nameserver, zones):
+    nameserver.add(f"{LISTED}.bl.example.net", "A", "127.0.0.2")
+    quiet = rbl(nameserver, "-H", "192.0.2.99", "--zones-file", zones, "-w", "1", "-c", "2")
+    assert quiet.returncode == 0
+    assert "listed=1;1;2;0;2" in quiet.first
+    inside = rbl(nameserver, "-H", "192.0.2.99", "--zones-file", zones, "-w", "@1:1")
+    assert inside.returncode == 1
+
+
+def test_hostname_checks_every_address_of_both_families(nameserver, zones):
+    nameserver.add("mail.example.org", "A", "192.0.2.25")
+    nameserver.add("mail.example.org", "AAAA", "2001:db8::25")
+    run = rbl(nameserver, "-H", "mail.example.org", "--zones-file", zones)
+    assert run.returncode == 0
+    assert run.first.startswith(
+        "RBL OK - mail.example.org (192.0.2.25, 2001:db8::25) not listed on 3 zones |")
+    asked = {q.name for q in nameserver.log if q.rdtype == "A" and "example.org." != q.name}
+    assert "25.2.0.192.bl.example.net." in asked
+    assert f"{reverse_labels('2001:db8::25')}.v6.example.com." in asked
+    only4 = rbl(nameserver, "-H", "mail.example.org", "--zones-file", zones, "-4")
+    assert only4.first.startswith(
+        "RBL OK - mail.example.org (192.0.2.25) not listed on 2 zones |")
+
+
+def test_an_ipv6_listing_names_the_address(nameserver, zones):
+    nameserver.add("mail.example.org", "A", "192.0.2.25")
+    nameserver.add("mail.example.org", "AAAA", "2001:db8::99")
+    nameserver.add(f"{reverse_labels('2001:db8::99')}.v6.example.com", "A", "127.0.0.2")
+    run = rbl(nameserver, "-H", "mail.example.org", "--zones-file", zones)
+    assert run.returncode == 1
+    assert run.first.startswith("RBL WARNING - 2001:db8::99 listed on 1 of 3 zones "
+                                "(v6.example.com) |")
+
+
+def test_error_codes_and_foreign_answers_are_errors_not_listings(nameserver, zones):
+    nameserver.add(f"{LISTED}.dnsbl.example.org", "A", "127.255.255.254")
+    nameserver.add(f"{LISTED}.bl.example.net", "A", "198.51.100.7")
+    run = rbl(nameserver, "-H", "192.0.2.99", "--zones-file", zones, "-v",
+              "--max-errors", "2")
+    assert run.returncode == 0
+    assert run.lines[:3] == [
+        "RBL OK - 192.0.2.99 not listed on 0 zones; 2 of 2 zones failed "
+        "(1 answer 198.51.100.7 is outside 127.0.0.0/8, 1 zone refused the query)",
+        "192.0.2.99 on bl.example.net: error, answer 198.51.100.7 is outside 127.0.0.0/8 "
+        "(hijacking resolver or parked zone)",
+        "192.0.2.99 on dnsbl.example.org: error, zone refused the query: "
+        "query via a public resolver",
+    ]
+
+
+def test_a_dead_resolver_never_reads_ok(nameserver, zones):
+    for zone in ("bl.example.net", "dnsbl.example.org"):
+        nameserver.fault(f"{LISTED}.{zone}", Fault.SERVFAIL)
+    run = rbl(nameserver, "-H", "192.0.2.99", "--zones-file", zones)
+    assert run.returncode == 3
+    assert run.first.startswith("RBL UNKNOWN - cannot tell whether 192.0.2.99 is listed: "
+                                "2 of 2 zones failed (2 SERVFAIL) | errors=2;;~:0;0;2")
+
+
+def test_a_silent_resolver_ends_within_the_timeout(nameserver, zones):
+    for zone in ("bl.example.net", "dnsbl.example.org"):
+        nameserver.fault(f"{LISTED}.{zone}", Fault.TIMEOUT)
+    # The subprocess limit only guards against a hang; the plugin must stop itself.
+    run = rbl(nameserver, "-H", "192.0.2.99", "--zones-file", zones, "-t", "2", timeout=10)
+    assert run.returncode == 3
+    assert run.first.startswith("RBL UNKNOWN - cannot tell whether 192.0.2.99 is listed: "
+                                "2 of 2 zones failed (2 timeout) |")
+
+
+def test_garbage_and_truncated_answers(nameserver, zones):
+    nameserver.fault(f"{LISTED}.bl.example.net", Fault.GARBAGE)
+    nameserver.add(f"{LISTED}.dnsbl.example.org", "A", "127.0.0.2")
+    nameserver.fault(f"{LISTED}.dnsbl.example.org", Fault.TRUNCATE)
+    run = rbl(nameserver, "-H", "192.0.2.99", "--zones-file", zones, "-v",
+              "--max-errors", "1")
+    assert run.returncode == 1
+    assert run.lines[0] == ("RBL WARNING - 192.0.2.99 listed on 1 of 2 zones (dnsbl.example.org)"
+                            "; 1 of 2 zones failed (1 malformed)")
+    assert "192.0.2.99 on bl.example.net: error, malformed" in run.lines[1]
+
+
+def test_selftest_leaves_out_dead_zones(nameserver, zones):
+    nameserver.add("2.0.0.127.bl.example.net", "A", "127.0.0.2")
+    run = rbl(nameserver, "-H", "192.0.2.25", "--zones-file", zones, "--selftest", "-v")
+    assert run.returncode == 0
+    assert run.lines[:2] == [
+        "RBL OK - 192.0.2.25 not listed on 1 zones; 1 zones unusable",
+        "dnsbl.example.org: unusable, test entry 127.0.0.2 is not listed (dead zone?)",
+    ]
+
+
+def test_server_option_replaces_the_list(nameserver):
+    run = rbl(nameserver, "-H", "192.0.2.25", "-s", "zen.spamhaus.org", "-s", "bl.example.com")
+    assert run.returncode == 0
+    assert run.first.startswith("RBL OK - 192.0.2.25 not listed on 2 zones |")
+    assert sorted(q.name for q in nameserver.log) == [
+        "25.2.0.192.bl.example.com.", "25.2.0.192.zen.spamhaus.org."]
+
+
+def test_default_list_and_keys(nameserver):
+    run = rbl(nameserver, "-H", "192.0.2.25", "--key", "spamhaus-dqs=k3y", "-v")
+    assert run.returncode == 0
+    asked = {q.name for q in nameserver.log}
+    assert "25.2.0.192.k3y.zen.dq.spamhaus.net." in asked
+    assert "25.2.0.192.zen.spamhaus.org." not in asked
+    assert "k3y" not in run.stdout
+    assert run.lines[1] == "skipped, no --key given: {key}.combined.mail.abusix.zone"
+
+
+def test_domain_blocklists(nameserver):
+    nameserver.add("example.org.dbl.spamhaus.org", "A", "127.0.1.2")
+    run = rbl(nameserver, "-D", "example.org", "-v")
+    assert run.returncode == 1
+    assert run.lines[0] == "RBL WARNING - example.org listed on 1 of 3 zones (dbl.spamhaus.org)"
+    assert run.lines[1] == ("example.org listed on dbl.spamhaus.org: 127.0.1.2 (spam domain); "
+                            "delist: https://check.spamhaus.org/")
+
+
+def test_unknown_host(nameserver, zones):
+    run = rbl(nameserver, "-H", "nothing.example.org", "--zones-file", zones)
+    assert run.returncode == 3
+    assert run.lines == ["RBL UNKNOWN - nothing.example.org does not exist (NXDOMAIN)"]
+
+
+def test_host_lookup_failure(nameserver, zones):
+    nameserver.fault("mail.example.org", Fault.SERVFAIL)
+    run = rbl(nameserver, "-H", "mail.example.org", "--zones-file", zones)
+    assert run.returncode == 3
+    assert run.lines == ["RBL UNKNOWN - cannot resolve mail.example.org: A SERVFAIL, "
+                         "AAAA SERVFAIL"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ([], "give -H HOST, -D DOMAIN or both"),
+    (["-H", "999.1.1.1"], "-H '999.1.1.1' is neither an IP address nor a hostname"),
+    (["-H", "bad host"], "-H 'bad host' is neither an IP address nor a hostname"),
+    (["-H", "2001:db8::1", "-4"], "-H 2001:db8::1 is not an IPv4 address"),
+    (["-D", "192.0.2.1"], "-D '192.0.2.1' is not a domain name"),
+    (["-H", "192.0.2.1", "-s", "bad zone"], "invalid zone 'bad zone'"),
+    (["-H", "192.0.2.1", "--zones-file", "/nonexistent"],
+     "cannot read zones file /nonexistent: No such file or directory"),
+    (["-H", "192.0.2.1", "--key", "nokey"], "--key 'nokey': expected NAME=SECRET"),
+    (["-H", "192.0.2.1", "-w", "5:1"], "argument -w/--warning: '5:1' is not a valid range"),
+    (["-H", "192.0.2.1", "-n", "ns.example"],
+     "argument -n/--nameserver: invalid nameserver 'ns.example': not an IP address"),
+    (["-H", "192.0.2.1", "-t", "0"], "argument -t/--timeout: '0' must be greater than 0"),
+    (["-H", "192.0.2.1", "--bogus"], "unrecognized arguments: --bogus"),
+])
+def test_bad_input_is_one_unknown_line(nameserver, args, message):
+    run = rbl(nameserver, *args)
+    assert run.returncode == 3
+    assert run.lines[0] == f"RBL UNKNOWN - {message}"
+    assert "Traceback" not in run.stdout + run.stderr
+    assert run.stderr == ""
+
+
+@pytest.mark.parametrize("flag", ["-h", "--help", "-V", "--version"])
+def test_help_and_version_exit_3(flag):
+    run = run_plugin("check_rbl", flag)
+    assert run.returncode == 3
+    assert "check_rbl" in run.stdout
