@@ -182,7 +182,8 @@ async def lookup(resolver: Resolver, zone: Zone, item: str) -> Lookup:
     name = zone.query_name(item)
     answer = await resolver.query(name, "A")
     verdict, reason = classify(zone, answer)
-    codes = answer.records if answer.status is Status.ANSWER else ()
+    codes = tuple(sorted(answer.records, key=ipaddress.ip_address)) \
+        if answer.status is Status.ANSWER else ()
     if verdict is Verdict.LISTED:  # only then is the reason worth a query
         txt = await resolver.query(name, "TXT")
         reason = " / ".join(txt.records) if txt.status is Status.ANSWER else ""

@@ -6,6 +6,7 @@ import pytest
 
 from check_mail.dns import reverse_labels
 from check_mail.simulation.dnsserver import Fault
+
 from conftest import run_plugin
 
 LISTED = "99.2.0.192"  # 192.0.2.99 reversed
@@ -85,7 +86,7 @@ def test_hostname_checks_every_address_of_both_families(nameserver, zones):
     assert run.returncode == 0
     assert run.first.startswith(
         "RBL OK - mail.example.org (192.0.2.25, 2001:db8::25) not listed on 3 zones |")
-    asked = {q.name for q in nameserver.log if q.rdtype == "A" and "example.org." != q.name}
+    asked = {q.name for q in nameserver.log}
     assert "25.2.0.192.bl.example.net." in asked
     assert f"{reverse_labels('2001:db8::25')}.v6.example.com." in asked
     only4 = rbl(nameserver, "-H", "mail.example.org", "--zones-file", zones, "-4")

@@ -1,0 +1,82 @@
+"""check-mail: run every plugin against one mail server and domain, or the demo.
+
+``check-mail -H mail.example.org -D example.org`` runs each plugin against the
+real thing with the system resolver. Without ``-H``/``-D`` it starts a
+simulated mail domain on loopback (see simulation/maildomain.py) and runs each
+plugin against it, so a machine without a mail server shows what the plugins
+do and how their output reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+STATES = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
+
+
+def plugin_path(name: str) -> str:
+    """The installed plugin beside this interpreter, else the one on PATH."""
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    if not found:
+        raise SystemExit(f"check-mail: {name} is not installed (pip install .)")
+    return found
+
+
+def run(name: str, args: list[str]) -> int:
+    print(f"$ {name} {shlex.join(args)}")
+    proc = subprocess.run([plugin_path(name), *args], capture_output=True, text=True)
+    print(proc.stdout.rstrip("\n"))
+    print(f"(exit {proc.returncode}: {STATES.get(proc.returncode, '?')})\n")
+    return proc.returncode
+
+
+def real(host: str | None, domain: str | None, extra: list[str]) -> int:
+    """The worst exit code of the plugins run against the real server and domain."""
+    target = (["-H", host] if host else []) + (["-D", domain] if domain else [])
+    return max([run("check_rbl", [*target, "-v", *extra])])
+
+
+def demo() -> int:
+    from check_mail.simulation import maildomain
+    from check_mail.simulation.dnsserver import ScriptedNameserver
+
+    with ScriptedNameserver() as dns:
+        maildomain.populate(dns)
+        ns = ["-n", dns.address]
+        print(f"check-mail demo: a simulated mail domain, {maildomain.DOMAIN}, served by a "
+              f"scripted nameserver on {dns.address}.\n"
+              f"{maildomain.CLEAN_HOST} is clean; {maildomain.LISTED_HOST} is listed on two "
+              "blocklists.\n")
+        expected = [
+            (run("check_rbl", ["-H", maildomain.CLEAN_HOST, *ns]), 0),
+            (run("check_rbl", ["-H", maildomain.LISTED_HOST, "-v", *ns]), 2),
+            (run("check_rbl", ["-D", maildomain.DOMAIN, "--selftest", *ns]), 0),
+        ]
+    wrong = [got for got, want in expected if got != want]
+    print("demo finished: every plugin answered as expected." if not wrong else
+          "demo finished, but some plugin did not answer as expected.")
+    return 1 if wrong else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="check-mail", description=__doc__.split("\n\n")[0])
+    parser.add_argument("-H", "--host", help="the mail server to check")
+    parser.add_argument("-D", "--domain", help="the mail domain to check")
+    parser.add_argument("--demo", action="store_true",
+                        help="run against the simulated domain (the default without -H/-D)")
+    parser.add_argument("extra", nargs=argparse.REMAINDER,
+                        help="after --, options passed to every plugin (e.g. -- -n 192.0.2.53)")
+    args = parser.parse_args(argv)
+    extra = args.extra[1:] if args.extra[:1] == ["--"] else args.extra
+    if args.demo or not (args.host or args.domain):
+        return demo()
+    return real(args.host, args.domain, extra)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
