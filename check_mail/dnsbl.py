@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import configparser
 import enum
+import functools
 import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -300,8 +301,10 @@ def _zone(name: str, entry: configparser.SectionProxy) -> Zone:
     )
 
 
+@functools.cache
 def _codes(text: str) -> tuple[Network, ...]:
-    """``127.0.0.2 127.0.0.4-127.0.0.7 127.0.1.0/24`` as networks."""
+    """``127.0.0.2 127.0.0.4-127.0.0.7 127.0.1.0/24`` as networks (most zones share
+    the same few texts, so each is parsed once)."""
     networks: list[Network] = []
     for word in text.replace(",", " ").split():
         try:

@@ -76,10 +76,8 @@ class Parser(argparse.ArgumentParser):
                             help="check IPv6 addresses only")
 
     def add_dns_options(self, workers: int = 256) -> None:
-        from check_mail.dns import parse_nameserver
-
         group = self.add_argument_group("DNS")
-        group.add_argument("-n", "--nameserver", action="append", type=_typed(parse_nameserver),
+        group.add_argument("-n", "--nameserver", action="append", type=_typed(nameserver),
                            metavar="ADDR[:PORT]",
                            help="ask this resolver instead of the system's (repeatable; "
                                 "IPv6 as [::1]:5353)")
@@ -118,6 +116,13 @@ def positive_int(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise ValueError(f"{text!r} is not a positive whole number")
     return int(text)
+
+
+def nameserver(text: str):
+    """``ADDR[:PORT]``; check_mail.dns is imported only when the option is given."""
+    from check_mail.dns import parse_nameserver
+
+    return parse_nameserver(text)
 
 
 def threshold(text: str) -> nagiosplugin.Range:
