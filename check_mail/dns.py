@@ -204,7 +204,7 @@ class Resolver:
         self.nameservers = list(nameservers) if nameservers else system_nameservers()
         self.deadline = deadline
         self.query_timeout = query_timeout
-        self.max_in_flight = max_in_flight
+        self.max_in_flight = min(max_in_flight, _socket_budget())
         self.queries = 0
         self._slots: asyncio.Semaphore | None = None
 
@@ -290,6 +290,17 @@ class Resolver:
                     outcome = Answer(qname, rdtype, Status.SERVFAIL, server=server,
                                      detail="" if text == "SERVFAIL" else f"rcode {text}")
         return replace(outcome, elapsed=time.monotonic() - started)
+
+
+def _socket_budget() -> int:
+    """How many sockets may be open at once: each query in flight holds one."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, ValueError, OSError):
+        return 1 << 16
+    return 1 << 16 if soft == resource.RLIM_INFINITY else max(1, soft - 32)
 
 
 def _records(response, qname: str, rdtype: str, server: Nameserver) -> Answer:

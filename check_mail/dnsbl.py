@@ -114,6 +114,7 @@ class Lookup:
     codes: tuple[str, ...] = ()
     meanings: tuple[str, ...] = ()
     reason: str = ""  # the zone's TXT when listed, the failure when an error
+    problem: str = ""  # see Reading.problem
     elapsed: float = 0.0
 
 
@@ -159,38 +160,50 @@ def family(item: str) -> str:
         return DOMAIN
 
 
-def classify(zone: Zone, answer: Answer) -> tuple[Verdict, str]:
-    """Read one A answer of a zone; returns the verdict and why."""
+@dataclass(frozen=True)
+class Reading:
+    """What one A answer of a zone says."""
+
+    verdict: Verdict
+    problem: str = ""  # an error in a few words, the same for like errors, for counting
+    reason: str = ""  # the error, or an odd clean answer, in full
+
+
+def classify(zone: Zone, answer: Answer) -> Reading:
     if answer.status in (Status.NXDOMAIN, Status.NODATA):
-        return Verdict.CLEAN, ""
+        return Reading(Verdict.CLEAN)
     if answer.status is not Status.ANSWER:
-        return Verdict.ERROR, answer.describe()
+        return Reading(Verdict.ERROR, str(answer.status), answer.describe())
     codes = [ipaddress.ip_address(code) for code in answer.records]
     foreign = [str(c) for c in codes if c.version != 4 or c not in LOOPBACK]
     if foreign:
-        return Verdict.ERROR, (f"answer {', '.join(foreign)} is outside 127.0.0.0/8 "
-                               "(hijacking resolver or parked zone)")
+        return Reading(Verdict.ERROR, "answer outside 127.0.0.0/8",
+                       f"answer {', '.join(foreign)} is outside 127.0.0.0/8 "
+                       "(hijacking resolver or parked zone)")
     failed = [c for c in codes if any(c in net for net in zone.errors)]
     if failed:
         meaning = ", ".join(zone.label(str(c)) or str(c) for c in failed)
-        return Verdict.ERROR, f"zone refused the query: {meaning}"
+        return Reading(Verdict.ERROR, f"refused: {meaning}", f"zone refused the query: {meaning}")
     if any(c in net for c in codes for net in zone.listed):
-        return Verdict.LISTED, ""
-    return Verdict.CLEAN, f"answer {', '.join(answer.records)} is not a listing code"
+        return Reading(Verdict.LISTED)
+    odd = ", ".join(answer.records)
+    return Reading(Verdict.CLEAN, reason=f"answer {odd} is not a listing code")
 
 
 async def lookup(resolver: Resolver, zone: Zone, item: str) -> Lookup:
     name = zone.query_name(item)
     answer = await resolver.query(name, "A")
-    verdict, reason = classify(zone, answer)
+    reading = classify(zone, answer)
+    reason = reading.reason
     codes = tuple(sorted(answer.records, key=ipaddress.ip_address)) \
         if answer.status is Status.ANSWER else ()
-    if verdict is Verdict.LISTED:  # only then is the reason worth a query
+    if reading.verdict is Verdict.LISTED:  # only then is the reason worth a query
         txt = await resolver.query(name, "TXT")
         reason = " / ".join(txt.records) if txt.status is Status.ANSWER else ""
-    meanings = tuple(zone.label(code) for code in codes if verdict is not Verdict.ERROR)
-    return Lookup(item, zone.name, verdict, codes, tuple(m for m in meanings if m), reason,
-                  answer.elapsed)
+    meanings = tuple(zone.label(code) for code in codes) if reading.verdict is Verdict.LISTED \
+        else ()
+    return Lookup(item, zone.name, reading.verdict, codes, tuple(m for m in meanings if m),
+                  reason, reading.problem, answer.elapsed)
 
 
 async def selftest(resolver: Resolver, zone: Zone) -> str:

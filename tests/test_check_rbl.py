@@ -112,7 +112,7 @@ def test_error_codes_and_foreign_answers_are_errors_not_listings(nameserver, zon
     assert run.returncode == 0
     assert run.lines[:3] == [
         "RBL OK - 192.0.2.99 not listed on 0 zones; 2 of 2 zones failed "
-        "(1 answer 198.51.100.7 is outside 127.0.0.0/8, 1 zone refused the query)",
+        "(1 answer outside 127.0.0.0/8, 1 refused: query via a public resolver)",
         "192.0.2.99 on bl.example.net: error, answer 198.51.100.7 is outside 127.0.0.0/8 "
         "(hijacking resolver or parked zone)",
         "192.0.2.99 on dnsbl.example.org: error, zone refused the query: "
@@ -170,13 +170,13 @@ def test_server_option_replaces_the_list(nameserver):
 
 
 def test_default_list_and_keys(nameserver):
-    run = rbl(nameserver, "-H", "192.0.2.25", "--key", "spamhaus-dqs=k3y", "-v")
+    run = rbl(nameserver, "-H", "192.0.2.25", "--key", "spamhaus-dqs=k3y", "-vv")
     assert run.returncode == 0
     asked = {q.name for q in nameserver.log}
     assert "25.2.0.192.k3y.zen.dq.spamhaus.net." in asked
     assert "25.2.0.192.zen.spamhaus.org." not in asked
     assert "k3y" not in run.stdout
-    assert run.lines[1] == "skipped, no --key given: {key}.combined.mail.abusix.zone"
+    assert "skipped, no --key given: {key}.combined.mail.abusix.zone" in run.lines
 
 
 def test_domain_blocklists(nameserver):

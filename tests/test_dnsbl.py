@@ -7,7 +7,7 @@ import pytest
 from check_mail import dnsbl
 from check_mail.deadline import Deadline
 from check_mail.dns import Answer, Resolver, Status
-from check_mail.dnsbl import Verdict, Zone
+from check_mail.dnsbl import Reading, Verdict, Zone
 from check_mail.simulation.dnsserver import Fault
 
 ZEN = next(z for z in dnsbl.load_zones() if z.name == "zen.spamhaus.org")
@@ -17,28 +17,31 @@ def answer(*codes: str, status: Status = Status.ANSWER) -> Answer:
     return Answer("x.zen.spamhaus.org.", "A", status, codes)
 
 
-@pytest.mark.parametrize(("reply", "verdict", "why"), [
-    (answer(status=Status.NXDOMAIN), Verdict.CLEAN, ""),
-    (answer(status=Status.NODATA), Verdict.CLEAN, ""),
-    (answer("127.0.0.2"), Verdict.LISTED, ""),
-    (answer("127.0.0.4", "127.0.0.10"), Verdict.LISTED, ""),
-    (answer("127.255.255.254"), Verdict.ERROR,
-     "zone refused the query: query via a public or open resolver"),
-    (answer("127.0.0.2", "127.255.255.255"), Verdict.ERROR,
-     "zone refused the query: too many queries"),
-    (answer("192.0.2.1"), Verdict.ERROR,
-     "answer 192.0.2.1 is outside 127.0.0.0/8 (hijacking resolver or parked zone)"),
-    (answer("127.0.0.1"), Verdict.CLEAN, "answer 127.0.0.1 is not a listing code"),
-    (answer(status=Status.SERVFAIL), Verdict.ERROR, "SERVFAIL"),
-    (answer(status=Status.TIMEOUT), Verdict.ERROR, "timeout"),
+@pytest.mark.parametrize(("reply", "reading"), [
+    (answer(status=Status.NXDOMAIN), Reading(Verdict.CLEAN)),
+    (answer(status=Status.NODATA), Reading(Verdict.CLEAN)),
+    (answer("127.0.0.2"), Reading(Verdict.LISTED)),
+    (answer("127.0.0.4", "127.0.0.10"), Reading(Verdict.LISTED)),
+    (answer("127.255.255.254"), Reading(
+        Verdict.ERROR, "refused: query via a public or open resolver",
+        "zone refused the query: query via a public or open resolver")),
+    (answer("127.0.0.2", "127.255.255.255"), Reading(
+        Verdict.ERROR, "refused: too many queries", "zone refused the query: too many queries")),
+    (answer("192.0.2.1"), Reading(
+        Verdict.ERROR, "answer outside 127.0.0.0/8",
+        "answer 192.0.2.1 is outside 127.0.0.0/8 (hijacking resolver or parked zone)")),
+    (answer("127.0.0.1"), Reading(Verdict.CLEAN, "", "answer 127.0.0.1 is not a listing code")),
+    (Answer("x.", "A", Status.SERVFAIL, detail="rcode NOTIMP"),
+     Reading(Verdict.ERROR, "SERVFAIL", "SERVFAIL (rcode NOTIMP)")),
+    (answer(status=Status.TIMEOUT), Reading(Verdict.ERROR, "timeout", "timeout")),
 ])
-def test_classify_zen(reply, verdict, why):
-    assert dnsbl.classify(ZEN, reply) == (verdict, why)
+def test_classify_zen(reply, reading):
+    assert dnsbl.classify(ZEN, reply) == reading
 
 
 def test_only_loopback_answers_can_list_even_for_a_zone_listing_everything():
     anything = Zone("any.example", listed=(dnsbl.Network("0.0.0.0/0"),))
-    assert dnsbl.classify(anything, answer("203.0.113.7"))[0] is Verdict.ERROR
+    assert dnsbl.classify(anything, answer("203.0.113.7")).verdict is Verdict.ERROR
 
 
 def test_query_names_follow_rfc_5782():
@@ -78,9 +81,9 @@ def test_zones_file(tmp_path):
     (zone,) = dnsbl.load_zones(path)
     assert zone.families == {dnsbl.IPV4}
     assert zone.label("127.0.0.3") == "dialup"
-    assert dnsbl.classify(zone, answer("127.0.0.3"))[0] is Verdict.LISTED
-    assert dnsbl.classify(zone, answer("127.0.0.4"))[0] is Verdict.CLEAN
-    assert dnsbl.classify(zone, answer("127.0.0.255"))[0] is Verdict.ERROR
+    assert dnsbl.classify(zone, answer("127.0.0.3")).verdict is Verdict.LISTED
+    assert dnsbl.classify(zone, answer("127.0.0.4")).verdict is Verdict.CLEAN
+    assert dnsbl.classify(zone, answer("127.0.0.255")).verdict is Verdict.ERROR
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -121,7 +124,7 @@ def test_keys_enable_keyed_zones_and_drop_what_they_replace():
 def test_zone_for_unknown_zone_uses_generic_codes():
     zone = dnsbl.zone_for("BL.Example.NET.", dnsbl.load_zones())
     assert zone.name == "bl.example.net"
-    assert dnsbl.classify(zone, answer("127.255.255.254"))[0] is Verdict.ERROR
+    assert dnsbl.classify(zone, answer("127.255.255.254")).verdict is Verdict.ERROR
     assert dnsbl.zone_for("zen.spamhaus.org", dnsbl.load_zones()) == ZEN
     with pytest.raises(dnsbl.ZoneError):
         dnsbl.zone_for("not a zone", [])
