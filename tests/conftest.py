@@ -73,3 +73,23 @@ def run_plugin(name: str, *args: str, stdin: str | None = None, timeout: float =
     proc = subprocess.run([executable(name), *args], capture_output=True, text=True,
                           input=stdin, timeout=timeout)
     return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def smtp_server():
+    """A scripted SMTP server; ``smtp_server(Behaviour(...))`` starts one.
+
+    Any DATA or BDAT a probe sends fails the test."""
+    from check_mail.simulation.smtpserver import ScriptedSmtpServer
+
+    servers = []
+
+    def start(behaviour=None, host="127.0.0.1", port=0):
+        server = ScriptedSmtpServer(behaviour, host, port).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+    assert not any(server.data_seen for server in servers), "a probe sent DATA"

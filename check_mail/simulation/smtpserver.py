@@ -1,0 +1,200 @@
+"""A scripted SMTP server on loopback, for the tests and the demo.
+
+It speaks enough SMTP for a probe (greeting, EHLO/HELO, STARTTLS, MAIL, RCPT,
+RSET, QUIT) and plays the faults of a hostile or broken server: a slow or
+dripping greeting, garbage, overlong or endless replies, a connection closed
+mid-reply or after MAIL, a broken TLS handshake, greylisting. It records every
+command; a DATA or BDAT is answered 354 and noted in ``data_seen``, so a test
+can fail on any probe that would send a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import threading
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Behaviour:
+    name: str = "mail.example.net"
+    greeting: bytes | None = None  # raw greeting bytes; default "220 <name> ESMTP"
+    greeting_delay: float = 0.0
+    drip: float = 0.0  # seconds between the greeting's bytes
+    endless_greeting: bool = False  # "220-" continuation lines, forever
+    close_after_greeting: bool = False
+    ehlo_name: str | None = None  # the name the EHLO reply announces; default name
+    refuse_ehlo: bool = False  # 502 to EHLO, so the client falls back to HELO
+    tls: ssl.SSLContext | None = None  # offer STARTTLS with this server context
+    broken_tls: bool = False  # offer STARTTLS, then answer the handshake with garbage
+    close_after: str | None = None  # hang up when this verb arrives, e.g. "MAIL"
+    reply_delay: float = 0.0  # a tarpit: wait before each reply after the greeting
+    mailboxes: dict[str, str] = field(default_factory=dict)  # local part -> RCPT reply
+    unknown_rcpt: str = "550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown"
+    greylist: dict[str, int] = field(default_factory=dict)  # local part -> 451s before 250
+
+
+class ScriptedSmtpServer:
+    def __init__(self, behaviour: Behaviour | None = None, host: str = "127.0.0.1",
+                 port: int = 0) -> None:
+        self.behaviour = behaviour or Behaviour()
+        self.host = host
+        self.port = port
+        self.commands: list[str] = []
+        self.data_seen = False
+        self.sessions = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failure: BaseException | None = None
+
+    def start(self) -> ScriptedSmtpServer:
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+        if self._failure:
+            raise self._failure
+        return self
+
+    def stop(self) -> None:
+        if self._loop and self._stop:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread:
+            self._thread.join(10)
+
+    def __enter__(self) -> ScriptedSmtpServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        try:
+            server = await asyncio.start_server(self._session, self.host, self.port)
+        except OSError as exc:
+            self._failure = exc
+            self._ready.set()
+            return
+        self.port = server.sockets[0].getsockname()[1]
+        self._ready.set()
+        await self._stop.wait()
+        server.close()
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.sessions += 1
+        try:
+            await self._converse(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        b = self.behaviour
+        await asyncio.sleep(b.greeting_delay)
+        if b.endless_greeting:
+            while True:
+                writer.write(f"220-{b.name} still greeting\r\n".encode())
+                await writer.drain()
+                await asyncio.sleep(0.001)
+        greeting = b.greeting if b.greeting is not None else f"220 {b.name} ESMTP\r\n".encode()
+        if b.drip:
+            for byte in greeting:
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(b.drip)
+        else:
+            writer.write(greeting)
+        await writer.drain()
+        if b.close_after_greeting:
+            return
+        tries: dict[str, int] = {}
+        while True:
+            line = await reader.readline()
+            if not line:
+                return
+            command = line.decode("utf-8", "replace").rstrip("\r\n")
+            self.commands.append(command)
+            verb = command.split(" ", 1)[0].split(":", 1)[0].upper()
+            if verb == b.close_after:
+                return
+            await asyncio.sleep(b.reply_delay)
+            reply = self._reply(verb, command, tries)
+            writer.write(reply.encode() + b"\r\n")
+            await writer.drain()
+            if verb == "QUIT":
+                return
+            if verb == "STARTTLS" and reply.startswith("220"):
+                if b.broken_tls:
+                    writer.write(b"this is not a TLS handshake\r\n")
+                    await writer.drain()
+                    return
+                await writer.start_tls(b.tls)
+
+    def _reply(self, verb: str, command: str, tries: dict[str, int]) -> str:
+        b = self.behaviour
+        if verb == "EHLO":
+            if b.refuse_ehlo:
+                return "502 5.5.2 Error: command not recognized"
+            offers = ["PIPELINING", "SIZE 10240000", "8BITMIME"]
+            if b.tls or b.broken_tls:
+                offers.append("STARTTLS")
+            lines = [b.ehlo_name or b.name, *offers]
+            return "\r\n".join(f"250{'-' if i < len(lines) - 1 else ' '}{text}"
+                               for i, text in enumerate(lines))
+        if verb == "HELO":
+            return f"250 {b.ehlo_name or b.name}"
+        if verb == "STARTTLS":
+            return "220 2.0.0 Ready to start TLS"
+        if verb == "MAIL":
+            return "250 2.1.0 Ok"
+        if verb == "RCPT":
+            rcpt = command.partition(":")[2].strip().strip("<>")
+            local = rcpt.split("@")[0].lower()
+            if b.greylist.get(local, 0) > tries.get(local, 0):
+                tries[local] = tries.get(local, 0) + 1
+                return f"451 4.7.1 <{rcpt}>: Recipient address rejected: Greylisted"
+            return b.mailboxes.get(local, b.unknown_rcpt).format(rcpt=rcpt)
+        if verb in ("DATA", "BDAT"):
+            self.data_seen = True
+            return "354 End data with <CR><LF>.<CR><LF>"
+        if verb == "RSET":
+            return "250 2.0.0 Ok"
+        if verb == "QUIT":
+            return "221 2.0.0 Bye"
+        return "502 5.5.2 Error: command not recognized"
+
+
+def self_signed_context(name: str) -> ssl.SSLContext:
+    """A server TLS context with a throwaway self-signed certificate for ``name``."""
+    import datetime
+    import tempfile
+    from pathlib import Path
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .sign(key, hashes.SHA256()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with tempfile.TemporaryDirectory() as tmp:
+        cert_file, key_file = Path(tmp) / "cert.pem", Path(tmp) / "key.pem"
+        cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                               serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+        context.load_cert_chain(cert_file, key_file)
+    return context
