@@ -47,8 +47,8 @@ class Parser(argparse.ArgumentParser):
                           version=f"{prog} (check-mail) {__version__}")
         self.add_argument("-v", "--verbose", action="count", default=0,
                           help="more output: -v lists details, -vvv adds tracebacks")
-        self.add_argument("-t", "--timeout", type=_typed(positive_float), default=DEFAULT_TIMEOUT,
-                          metavar="SECONDS",
+        self.add_argument("-t", "--timeout", type=option_type(positive_float),
+                          default=DEFAULT_TIMEOUT, metavar="SECONDS",
                           help="finish within this many seconds (default %(default)g)")
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
@@ -61,10 +61,10 @@ class Parser(argparse.ArgumentParser):
         sys.exit(UNKNOWN)
 
     def add_thresholds(self, what: str, warning: str, critical: str) -> None:
-        self.add_argument("-w", "--warning", type=_typed(threshold), default=warning,
+        self.add_argument("-w", "--warning", type=option_type(threshold), default=warning,
                           metavar="RANGE",
                           help=f"warning range for {what} (default %(default)s)")
-        self.add_argument("-c", "--critical", type=_typed(threshold), default=critical,
+        self.add_argument("-c", "--critical", type=option_type(threshold), default=critical,
                           metavar="RANGE",
                           help=f"critical range for {what} (default %(default)s)")
 
@@ -77,19 +77,19 @@ class Parser(argparse.ArgumentParser):
 
     def add_dns_options(self, workers: int = 256) -> None:
         group = self.add_argument_group("DNS")
-        group.add_argument("-n", "--nameserver", action="append", type=_typed(nameserver),
+        group.add_argument("-n", "--nameserver", action="append", type=option_type(nameserver),
                            metavar="ADDR[:PORT]",
                            help="ask this resolver instead of the system's (repeatable; "
                                 "IPv6 as [::1]:5353)")
-        group.add_argument("--query-timeout", type=_typed(positive_float), default=3.0,
+        group.add_argument("--query-timeout", type=option_type(positive_float), default=3.0,
                            metavar="SECONDS",
                            help="give up on one try of one query after this long "
                                 "(default %(default)g); -t bounds the whole run")
-        group.add_argument("--workers", type=_typed(positive_int), default=workers, metavar="N",
-                           help="queries in flight at once (default %(default)s)")
+        group.add_argument("--workers", type=option_type(positive_int), default=workers,
+                           metavar="N", help="queries in flight at once (default %(default)s)")
 
 
-def _typed(convert: Callable[[str], object]) -> Callable[[str], object]:
+def option_type(convert: Callable[[str], object]) -> Callable[[str], object]:
     """Let argparse show our own message for a bad value."""
 
     def wrapper(text: str) -> object:
@@ -125,12 +125,50 @@ def nameserver(text: str):
     return parse_nameserver(text)
 
 
+def port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ValueError(f"{text!r} is not a port (1-65535)")
+    return int(text)
+
+
 def threshold(text: str) -> nagiosplugin.Range:
     """A range in the Monitoring Plugins syntax: 10, 10:, ~:10, 10:20, @10:20."""
     try:
         return nagiosplugin.Range(text)
     except ValueError:
         raise ValueError(f"{text!r} is not a valid range") from None
+
+
+def check_host(host: str, family: int | None) -> None:
+    """-H must be an IP address or a hostname, of the family -4/-6 asks for."""
+    from check_mail.dns import is_address, is_hostname
+
+    if is_address(host):
+        from ipaddress import ip_address
+
+        if family and ip_address(host).version != family:
+            raise UsageError(f"-H {host} is not an IPv{family} address")
+    elif not is_hostname(host):
+        raise UsageError(f"-H {host!r} is neither an IP address nor a hostname")
+
+
+def resolve_host(resolver, host: str, family: int | None) -> list[str]:
+    """The addresses behind -H: the address itself, or every A and AAAA of a
+    hostname (one family with -4/-6). A failed lookup ends the check UNKNOWN."""
+    from check_mail.dns import Status, is_address
+
+    if is_address(host):
+        return [host]
+    found = resolver.addresses(host, family)
+    if found.failures:
+        failed = ", ".join(f"{a.rdtype} {a.describe()}" for a in found.failures)
+        raise nagiosplugin.CheckError(f"cannot resolve {host}: {failed}")
+    if all(a.status is Status.NXDOMAIN for a in found.answers):
+        raise nagiosplugin.CheckError(f"{host} does not exist (NXDOMAIN)")
+    if not found.addresses:
+        kind = {4: "IPv4 ", 6: "IPv6 "}.get(family or 0, "")
+        raise nagiosplugin.CheckError(f"{host} has no {kind}address")
+    return list(found.addresses)
 
 
 def number(value: float) -> str:
