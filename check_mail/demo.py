@@ -38,24 +38,33 @@ def run(name: str, args: list[str]) -> int:
 def real(host: str | None, domain: str | None, extra: list[str]) -> int:
     """The worst exit code of the plugins run against the real server and domain."""
     target = (["-H", host] if host else []) + (["-D", domain] if domain else [])
-    return max([run("check_rbl", [*target, "-v", *extra])])
+    codes = [run("check_rbl", [*target, "-v", *extra])]
+    if host:
+        codes.append(run("check_ptr", ["-H", host, "--smtp", "-v", *extra]))
+    return max(codes)
 
 
 def demo() -> int:
-    from check_mail.simulation import maildomain
+    from check_mail.simulation import maildomain as sim
     from check_mail.simulation.dnsserver import ScriptedNameserver
+    from check_mail.simulation.smtpserver import ScriptedSmtpServer
 
-    with ScriptedNameserver() as dns:
-        maildomain.populate(dns)
+    with ScriptedNameserver() as dns, ScriptedSmtpServer(sim.smtp_behaviour()) as mta:
+        sim.populate(dns)
         ns = ["-n", dns.address]
-        print(f"check-mail demo: a simulated mail domain, {maildomain.DOMAIN}, served by a "
-              f"scripted nameserver on {dns.address}.\n"
-              f"{maildomain.CLEAN_HOST} is clean; {maildomain.LISTED_HOST} is listed on two "
-              "blocklists.\n")
+        print(f"check-mail demo: a simulated mail domain, {sim.DOMAIN}, served by a scripted "
+              f"nameserver on {dns.address}.\n"
+              f"{sim.CLEAN_HOST} is clean; {sim.LISTED_HOST} is listed on two blocklists and "
+              f"has a generic PTR;\n{sim.SMTP_HOST} answers SMTP on "
+              f"{sim.SMTP_ADDRESS} port {mta.port}.\n")
         expected = [
-            (run("check_rbl", ["-H", maildomain.CLEAN_HOST, *ns]), 0),
-            (run("check_rbl", ["-H", maildomain.LISTED_HOST, "-v", *ns]), 2),
-            (run("check_rbl", ["-D", maildomain.DOMAIN, "--selftest", *ns]), 0),
+            (run("check_rbl", ["-H", sim.CLEAN_HOST, *ns]), 0),
+            (run("check_rbl", ["-H", sim.LISTED_HOST, "-v", *ns]), 2),
+            (run("check_rbl", ["-D", sim.DOMAIN, "--selftest", *ns]), 0),
+            (run("check_ptr", ["-H", sim.CLEAN_HOST, "-v", *ns]), 0),
+            (run("check_ptr", ["-H", sim.LISTED_HOST, *ns]), 1),
+            (run("check_ptr", ["-H", sim.SMTP_HOST, "--smtp", "-p", str(mta.port), "-v", *ns]),
+             0),
         ]
     wrong = [got for got, want in expected if got != want]
     print("demo finished: every plugin answered as expected." if not wrong else

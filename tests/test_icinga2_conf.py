@@ -39,6 +39,15 @@ apply Service "rbl" {{
   vars.mail_rbl_ipv4 = true
   assign where host.vars.mail_server
 }}
+
+apply Service "ptr" {{
+  check_command = "mail_ptr"
+  vars.mail_ptr_expect = "mail.example.org"
+  vars.mail_ptr_port = 587
+  vars.mail_ptr_smtp_mismatch = "critical"
+  vars.mail_ptr_allow_generic = false
+  assign where host.vars.mail_server
+}}
 """
 
 
@@ -58,7 +67,7 @@ def test_commands_validate_with_the_real_icinga2(tmp_path):
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
-    assert "Instantiated 1 Service" in output
+    assert "Instantiated 2 Services" in output
     complaints = [line for line in output.splitlines()
                   if "warning/" in line or "critical/" in line]
     assert [line for line in complaints if "mail_" in line or str(CONF) in line] == []

@@ -1,33 +1,62 @@
 """The simulated mail domain the demo runs every plugin against.
 
-example.net has two mail servers: mail.example.net (192.0.2.25 and
-2001:db8::25) is clean everywhere; mx2.example.net (192.0.2.99) is listed on
-two blocklists. Every default blocklist zone also answers its RFC 5782 test
-entries, so ``--selftest`` passes. Addresses come from the documentation
-ranges (RFC 5737, RFC 3849) and never leave loopback.
+example.net has three mail servers:
+
+- mail.example.net (192.0.2.25 and 2001:db8::25) is clean on every
+  blocklist and has forward-confirmed reverse DNS;
+- mx2.example.net (192.0.2.99) is listed on two blocklists, and its PTR is a
+  generic ISP name;
+- smtp.example.net (127.0.0.1) really answers SMTP: a scripted server on
+  loopback, which announces the same name as its PTR.
+
+Every default blocklist zone also answers its RFC 5782 test entries, so
+``--selftest`` passes. The other addresses come from the documentation ranges
+(RFC 5737, RFC 3849); nothing leaves loopback.
 """
 
 from __future__ import annotations
 
+import ipaddress
+
 from check_mail import dnsbl
 from check_mail.dns import reverse_labels
 from check_mail.simulation.dnsserver import ScriptedNameserver
+from check_mail.simulation.smtpserver import Behaviour
 
 DOMAIN = "example.net"
 CLEAN_HOST = "mail.example.net"
 LISTED_HOST = "mx2.example.net"
 LISTED_ADDRESS = "192.0.2.99"
+GENERIC_PTR = "99.2.0.192.dsl.isp.example"
+SMTP_HOST = "smtp.example.net"
+SMTP_ADDRESS = "127.0.0.1"
 LISTINGS = {
     "bl.spamcop.net": ("127.0.0.2", "Blocked - see https://www.spamcop.net/bl.shtml?192.0.2.99"),
     "psbl.surriel.com": ("127.0.0.2", "Listed in PSBL, see https://psbl.org/listing?ip=192.0.2.99"),
 }
+HOSTS = {  # name -> addresses, each with a PTR back to the name unless listed below
+    CLEAN_HOST: ("192.0.2.25", "2001:db8::25"),
+    LISTED_HOST: (LISTED_ADDRESS,),
+    SMTP_HOST: (SMTP_ADDRESS,),
+}
+PTRS = {LISTED_ADDRESS: GENERIC_PTR}
+
+
+def smtp_behaviour() -> Behaviour:
+    """How smtp.example.net answers SMTP."""
+    return Behaviour(name=SMTP_HOST)
 
 
 def populate(server: ScriptedNameserver) -> None:
-    server.add(DOMAIN, "MX", f"10 {CLEAN_HOST}.", f"20 {LISTED_HOST}.")
-    server.add(CLEAN_HOST, "A", "192.0.2.25")
-    server.add(CLEAN_HOST, "AAAA", "2001:db8::25")
-    server.add(LISTED_HOST, "A", LISTED_ADDRESS)
+    server.add(DOMAIN, "MX", f"10 {CLEAN_HOST}.", f"20 {LISTED_HOST}.", f"30 {SMTP_HOST}.")
+    for host, addresses in HOSTS.items():
+        for address in addresses:
+            rdtype = "A" if ipaddress.ip_address(address).version == 4 else "AAAA"
+            server.add(host, rdtype, address)
+            ptr = PTRS.get(address, host)
+            server.add(ipaddress.ip_address(address).reverse_pointer, "PTR", f"{ptr}.")
+            if ptr != host:
+                server.add(ptr, rdtype, address)
     for zone in dnsbl.load_zones():
         if zone.key:
             continue
