@@ -171,6 +171,13 @@ def resolve_host(resolver, host: str, family: int | None) -> list[str]:
     return list(found.addresses)
 
 
+def first_of(problems: list[str]) -> str:
+    """The first problem, and how many more there are: a status line stays short,
+    the long output (-v) lists them all."""
+    more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+    return problems[0] + more if problems else ""
+
+
 def number(value: float) -> str:
     """A perfdata number: never in exponent notation."""
     if isinstance(value, bool):

@@ -167,6 +167,24 @@ def _os_error(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+# RFC 5322 atext: what a dot-atom local part may hold.
+_ATEXT = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                   "!#$%&'*+-/=?^_`{|}~")
+
+
+def valid_local_part(name: str) -> bool:
+    """A dot-atom local part (RFC 5321 4.1.2), as role mailboxes always are."""
+    return 0 < len(name) <= 64 and all(atom and set(atom) <= _ATEXT for atom in name.split("."))
+
+
+def valid_address(address: str) -> bool:
+    """local@domain, with a dot-atom local part; enough for a probe's MAIL FROM."""
+    from check_mail.dns import is_hostname
+
+    local, at, domain = address.rpartition("@")
+    return bool(at) and valid_local_part(local) and is_hostname(domain) and "." in domain
+
+
 def default_helo(local_address: str) -> str:
     """This host's name if it is fully qualified, else an address literal
     (RFC 5321 4.1.3); no DNS lookup, which could outlast the deadline."""
@@ -215,7 +233,8 @@ async def probe(
             ehlo = await conn.command(f"HELO {name}")
             if ehlo.code != 250:
                 raise ProbeError(f"HELO refused: {ehlo}")
-        if starttls and "STARTTLS" in ehlo.keywords:
+        # asyncio streams can upgrade to TLS from Python 3.11 on; before, go without.
+        if starttls and "STARTTLS" in ehlo.keywords and hasattr(writer, "start_tls"):
             tls = await _starttls(conn, writer, tls_name or address)
             ehlo = await conn.command(f"EHLO {name}")
         if mail_from is not None:
@@ -244,8 +263,6 @@ async def _starttls(conn: _Connection, writer, server_name: str) -> str:
     reply = await conn.command("STARTTLS")
     if reply.code != 220:
         raise ProbeError(f"STARTTLS refused: {reply}")
-    if not hasattr(writer, "start_tls"):
-        raise ProbeError("STARTTLS needs Python 3.11 or newer")
     # A probe asks whether mail is accepted, not whether the certificate is
     # trusted: like most MTAs, it encrypts without verifying.
     context = ssl.create_default_context()

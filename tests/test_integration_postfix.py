@@ -52,5 +52,4 @@ def test_postfix_named_otherwise_is_a_mismatch(nsd):
     assert run.returncode == 1
     assert run.first.startswith(
         f"PTR WARNING - 127.0.0.1 port {mta.port}: greeting announces other.example.test, "
-        "PTR is mail.example.test; 127.0.0.1 port "
-        f"{mta.port}: EHLO announces other.example.test, PTR is mail.example.test |")
+        "PTR is mail.example.test (+1 more) |")

@@ -42,6 +42,7 @@ class ScriptedSmtpServer:
         self.host = host
         self.port = port
         self.commands: list[str] = []
+        self.deferred: dict[str, int] = {}  # greylisting memory: local part -> 451s given
         self.data_seen = False
         self.sessions = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -112,7 +113,6 @@ class ScriptedSmtpServer:
         await writer.drain()
         if b.close_after_greeting:
             return
-        tries: dict[str, int] = {}
         while True:
             line = await reader.readline()
             if not line:
@@ -123,7 +123,7 @@ class ScriptedSmtpServer:
             if verb == b.close_after:
                 return
             await asyncio.sleep(b.reply_delay)
-            reply = self._reply(verb, command, tries)
+            reply = self._reply(verb, command)
             writer.write(reply.encode() + b"\r\n")
             await writer.drain()
             if verb == "QUIT":
@@ -135,7 +135,7 @@ class ScriptedSmtpServer:
                     return
                 await writer.start_tls(b.tls)
 
-    def _reply(self, verb: str, command: str, tries: dict[str, int]) -> str:
+    def _reply(self, verb: str, command: str) -> str:
         b = self.behaviour
         if verb == "EHLO":
             if b.refuse_ehlo:
@@ -155,8 +155,8 @@ class ScriptedSmtpServer:
         if verb == "RCPT":
             rcpt = command.partition(":")[2].strip().strip("<>")
             local = rcpt.split("@")[0].lower()
-            if b.greylist.get(local, 0) > tries.get(local, 0):
-                tries[local] = tries.get(local, 0) + 1
+            if b.greylist.get(local, 0) > self.deferred.get(local, 0):  # across sessions
+                self.deferred[local] = self.deferred.get(local, 0) + 1
                 return f"451 4.7.1 <{rcpt}>: Recipient address rejected: Greylisted"
             return b.mailboxes.get(local, b.unknown_rcpt).format(rcpt=rcpt)
         if verb in ("DATA", "BDAT"):
