@@ -30,6 +30,7 @@ class Behaviour:
     broken_tls: bool = False  # offer STARTTLS, then answer the handshake with garbage
     close_after: str | None = None  # hang up when this verb arrives, e.g. "MAIL"
     reply_delay: float = 0.0  # a tarpit: wait before each reply after the greeting
+    mail_reply: str = "250 2.1.0 Ok"
     mailboxes: dict[str, str] = field(default_factory=dict)  # local part -> RCPT reply
     unknown_rcpt: str = "550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown"
     greylist: dict[str, int] = field(default_factory=dict)  # local part -> 451s before 250
@@ -151,7 +152,7 @@ class ScriptedSmtpServer:
         if verb == "STARTTLS":
             return "220 2.0.0 Ready to start TLS"
         if verb == "MAIL":
-            return "250 2.1.0 Ok"
+            return b.mail_reply
         if verb == "RCPT":
             rcpt = command.partition(":")[2].strip().strip("<>")
             local = rcpt.split("@")[0].lower()
