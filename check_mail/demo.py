@@ -41,6 +41,8 @@ def real(host: str | None, domain: str | None, extra: list[str]) -> int:
     codes = [run("check_rbl", [*target, "-v", *extra])]
     if host:
         codes.append(run("check_ptr", ["-H", host, "--smtp", "-v", *extra]))
+    if domain:
+        codes.append(run("check_postmaster", ["-D", domain, "-v", *extra]))
     return max(codes)
 
 
@@ -55,7 +57,7 @@ def demo() -> int:
         print(f"check-mail demo: a simulated mail domain, {sim.DOMAIN}, served by a scripted "
               f"nameserver on {dns.address}.\n"
               f"{sim.CLEAN_HOST} is clean; {sim.LISTED_HOST} is listed on two blocklists and "
-              f"has a generic PTR;\n{sim.SMTP_HOST} answers SMTP on "
+              f"has a generic PTR;\n{sim.SMTP_HOST}, the MX, answers SMTP on "
               f"{sim.SMTP_ADDRESS} port {mta.port}.\n")
         expected = [
             (run("check_rbl", ["-H", sim.CLEAN_HOST, *ns]), 0),
@@ -65,6 +67,9 @@ def demo() -> int:
             (run("check_ptr", ["-H", sim.LISTED_HOST, *ns]), 1),
             (run("check_ptr", ["-H", sim.SMTP_HOST, "--smtp", "-p", str(mta.port), "-v", *ns]),
              0),
+            (run("check_postmaster", ["-D", sim.DOMAIN, "-p", str(mta.port), *ns]), 0),
+            (run("check_postmaster", ["-D", sim.DOMAIN, "-p", str(mta.port), "--mailbox",
+                                      "postmaster", "--mailbox", "noc", "-v", *ns]), 1),
         ]
     wrong = [got for got, want in expected if got != want]
     print("demo finished: every plugin answered as expected." if not wrong else

@@ -27,6 +27,7 @@ object Host "mail.example.org" {{
   address = "192.0.2.25"
   address6 = "2001:db8::25"
   vars.mail_server = true
+  vars.mail_domains = [ "example.org", "example.net" ]
 }}
 
 apply Service "rbl" {{
@@ -48,6 +49,16 @@ apply Service "ptr" {{
   vars.mail_ptr_allow_generic = false
   assign where host.vars.mail_server
 }}
+
+apply Service "postmaster-" for (domain in host.vars.mail_domains) {{
+  check_command = "mail_postmaster"
+  vars.mail_postmaster_domain = domain
+  vars.mail_postmaster_mailbox = [ "postmaster", "abuse" ]
+  vars.mail_postmaster_critical_mailbox = [ "abuse" ]
+  vars.mail_postmaster_bare_postmaster = true
+  vars.mail_postmaster_greylist_wait = 5
+  assign where host.vars.mail_domains
+}}
 """
 
 
@@ -58,7 +69,7 @@ def test_commands_validate_with_the_real_icinga2(tmp_path):
     config = tmp_path / "icinga2.conf"
     config.write_text(EXAMPLE.format(conf=CONF))
     user, group = getpass.getuser(), grp.getgrgid(os.getgid()).gr_name
-    dirs = [f"-D{name}={tmp_path}" for name in ("CacheDir", "DataDir", "LogDir", "RunDir",
+    dirs = [f"-D{name}={tmp_path}" for name in ("CacheDir", "DataDir", "LogDir",
                                                  "SpoolDir", "StateDir", "InitRunDir")]
     proc = subprocess.run(
         [binary, "daemon", "-C", "-c", str(config), f"-DRunAsUser={user}",
@@ -67,7 +78,7 @@ def test_commands_validate_with_the_real_icinga2(tmp_path):
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
-    assert "Instantiated 2 Services" in output
+    assert "Instantiated 4 Services" in output
     complaints = [line for line in output.splitlines()
                   if "warning/" in line or "critical/" in line]
     assert [line for line in complaints if "mail_" in line or str(CONF) in line] == []

@@ -183,8 +183,8 @@ class ScriptedNameserver:
                     await asyncio.sleep(delay)
                     writer.write(struct.pack("!H", len(reply)) + reply)
                     await writer.drain()
-            except (asyncio.IncompleteReadError, ConnectionError):
-                pass
+            except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+                pass  # the client went away, or the server stops
             finally:
                 writer.close()
 

@@ -2,12 +2,14 @@
 
 example.net has three mail servers:
 
-- mail.example.net (192.0.2.25 and 2001:db8::25) is clean on every
-  blocklist and has forward-confirmed reverse DNS;
-- mx2.example.net (192.0.2.99) is listed on two blocklists, and its PTR is a
-  generic ISP name;
-- smtp.example.net (127.0.0.1) really answers SMTP: a scripted server on
-  loopback, which announces the same name as its PTR.
+- mail.example.net (192.0.2.25 and 2001:db8::25), an outgoing relay, is
+  clean on every blocklist and has forward-confirmed reverse DNS;
+- mx2.example.net (192.0.2.99), another relay, is listed on two blocklists,
+  and its PTR is a generic ISP name;
+- smtp.example.net (127.0.0.1), the domain's only MX, really answers SMTP: a
+  scripted server on loopback, which announces the same name as its PTR and
+  accepts postmaster, hostmaster and abuse. Nothing is ever sent to the
+  relays' addresses; only the DNS knows them.
 
 Every default blocklist zone also answers its RFC 5782 test entries, so
 ``--selftest`` passes. The other addresses come from the documentation ranges
@@ -42,13 +44,16 @@ HOSTS = {  # name -> addresses, each with a PTR back to the name unless listed b
 PTRS = {LISTED_ADDRESS: GENERIC_PTR}
 
 
+ROLE_MAILBOXES = ("postmaster", "hostmaster", "abuse")
+
+
 def smtp_behaviour() -> Behaviour:
     """How smtp.example.net answers SMTP."""
-    return Behaviour(name=SMTP_HOST)
+    return Behaviour(name=SMTP_HOST, mailboxes={m: "250 2.1.5 Ok" for m in ROLE_MAILBOXES})
 
 
 def populate(server: ScriptedNameserver) -> None:
-    server.add(DOMAIN, "MX", f"10 {CLEAN_HOST}.", f"20 {LISTED_HOST}.", f"30 {SMTP_HOST}.")
+    server.add(DOMAIN, "MX", f"10 {SMTP_HOST}.")
     for host, addresses in HOSTS.items():
         for address in addresses:
             rdtype = "A" if ipaddress.ip_address(address).version == 4 else "AAAA"

@@ -92,6 +92,8 @@ class ScriptedSmtpServer:
             await self._converse(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, OSError):
             pass
+        except asyncio.CancelledError:  # the server stops while a session waits
+            pass
         finally:
             writer.close()
 
