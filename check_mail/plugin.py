@@ -171,11 +171,44 @@ def resolve_host(resolver, host: str, family: int | None) -> list[str]:
     return list(found.addresses)
 
 
-def first_of(problems: list[str]) -> str:
-    """The first problem, and how many more there are: a status line stays short,
-    the long output (-v) lists them all."""
+def resolver(args: argparse.Namespace, deadline: Deadline):
+    """The DNS layer as the common DNS options (-n, --query-timeout, --workers) ask."""
+    from check_mail.dns import Resolver
+
+    return Resolver(args.nameserver, deadline=deadline, query_timeout=args.query_timeout,
+                    max_in_flight=args.workers)
+
+
+Finding = tuple  # (nagiosplugin state, text)
+
+
+class Findings(nagiosplugin.Context):
+    """Judges one thing (an address, a selector) by a list of (state, text)
+    findings from ``judge``; the worst sets the state, none means OK."""
+
+    def __init__(self, name: str, judge: Callable[[object], list[Finding]]) -> None:
+        super().__init__(name)
+        self.judge = judge
+
+    def evaluate(self, metric, resource):  # type: ignore[override]
+        found = self.judge(metric.value)
+        if not found:
+            return nagiosplugin.Result(nagiosplugin.Ok, metric=metric)
+        worst = max(state for state, _ in found)
+        return nagiosplugin.Result(worst, "; ".join(t for s, t in found if s == worst), metric)
+
+
+def problem_line(results: nagiosplugin.Results) -> str:
+    """A status line for a problem: the first of the worst findings, and how many
+    more there are; the long output (-v) lists them all."""
+    state = results.most_significant_state
+    problems = [text for r in results.most_significant
+                if isinstance(r.metric.contextobj, Findings)
+                for s, text in r.metric.contextobj.judge(r.metric.value) if s == state]
+    if not problems:
+        return str(results.first_significant)
     more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
-    return problems[0] + more if problems else ""
+    return problems[0] + more
 
 
 def number(value: float) -> str:
