@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import enum
 import struct
-import threading
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import dns.flags
@@ -26,6 +26,7 @@ import dns.rdatatype
 import dns.rrset
 
 from check_mail.dns import Nameserver, absolute
+from check_mail.simulation.background import BackgroundServer
 
 
 class Fault(enum.Enum):
@@ -43,10 +44,11 @@ class Query:
     transport: str  # "udp" or "tcp"
 
 
-class ScriptedNameserver:
+class ScriptedNameserver(BackgroundServer):
     """Answers from ``add()``-ed records; every other name is NXDOMAIN."""
 
     def __init__(self, host: str = "127.0.0.1", delay: float = 0.0) -> None:
+        super().__init__()
         self.host = host
         self.port = 0
         self.delay = delay
@@ -55,10 +57,6 @@ class ScriptedNameserver:
         self.faults: dict[tuple[str, str | None], Fault] = {}
         self.delays: dict[str, float] = {}
         self.log: list[Query] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
 
     # -- scripting ---------------------------------------------------------
 
@@ -136,32 +134,7 @@ class ScriptedNameserver:
 
     # -- serving -----------------------------------------------------------
 
-    def start(self) -> ScriptedNameserver:
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-        self._ready.wait(10)
-        if not self.port:
-            raise RuntimeError("scripted nameserver did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop and self._stop:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread:
-            self._thread.join(10)
-
-    def __enter__(self) -> ScriptedNameserver:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _serve(self) -> None:
-        asyncio.run(self._main())
-
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
+    async def _listen(self) -> Callable[[], None]:
         owner = self
 
         class Udp(asyncio.DatagramProtocol):
@@ -171,7 +144,7 @@ class ScriptedNameserver:
             def datagram_received(self, data, addr):  # type: ignore[override]
                 reply, delay = owner.answer(data, "udp")
                 if reply is not None:
-                    owner._loop.call_later(delay, self.transport.sendto, reply, addr)
+                    owner.call_later(delay, self.transport.sendto, reply, addr)
 
         async def tcp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             try:
@@ -188,11 +161,10 @@ class ScriptedNameserver:
             finally:
                 writer.close()
 
+        loop = asyncio.get_running_loop()
         # UDP and TCP must share a port; retry if TCP finds it taken.
         for _ in range(20):
-            udp, _ = await self._loop.create_datagram_endpoint(
-                Udp, local_addr=(self.host, self.port)
-            )
+            udp, _ = await loop.create_datagram_endpoint(Udp, local_addr=(self.host, self.port))
             port = udp.get_extra_info("sockname")[1]
             try:
                 tcp_server = await asyncio.start_server(tcp, self.host, port)
@@ -201,10 +173,11 @@ class ScriptedNameserver:
                 continue
             break
         else:
-            self._ready.set()
-            return
+            raise RuntimeError("scripted nameserver found no port free for UDP and TCP")
         self.port = port
-        self._ready.set()
-        await self._stop.wait()
-        udp.close()
-        tcp_server.close()
+
+        def close() -> None:
+            udp.close()
+            tcp_server.close()
+
+        return close

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from check_mail.simulation.background import BackgroundServer
 
 
 @dataclass
@@ -36,9 +38,10 @@ class Behaviour:
     greylist: dict[str, int] = field(default_factory=dict)  # local part -> 451s before 250
 
 
-class ScriptedSmtpServer:
+class ScriptedSmtpServer(BackgroundServer):
     def __init__(self, behaviour: Behaviour | None = None, host: str = "127.0.0.1",
                  port: int = 0) -> None:
+        super().__init__()
         self.behaviour = behaviour or Behaviour()
         self.host = host
         self.port = port
@@ -46,45 +49,11 @@ class ScriptedSmtpServer:
         self.deferred: dict[str, int] = {}  # greylisting memory: local part -> 451s given
         self.data_seen = False
         self.sessions = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._failure: BaseException | None = None
 
-    def start(self) -> ScriptedSmtpServer:
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
-        self._thread.start()
-        self._ready.wait(10)
-        if self._failure:
-            raise self._failure
-        return self
-
-    def stop(self) -> None:
-        if self._loop and self._stop:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread:
-            self._thread.join(10)
-
-    def __enter__(self) -> ScriptedSmtpServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        try:
-            server = await asyncio.start_server(self._session, self.host, self.port)
-        except OSError as exc:
-            self._failure = exc
-            self._ready.set()
-            return
+    async def _listen(self) -> Callable[[], None]:
+        server = await asyncio.start_server(self._session, self.host, self.port)
         self.port = server.sockets[0].getsockname()[1]
-        self._ready.set()
-        await self._stop.wait()
-        server.close()
+        return server.close
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.sessions += 1
