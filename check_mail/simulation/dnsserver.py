@@ -44,6 +44,12 @@ class Query:
     transport: str  # "udp" or "tcp"
 
 
+def _key(name: str) -> str:
+    """A name as the server compares it: absolute, lower case, in the same
+    presentation form as an incoming query's name (odd characters escaped)."""
+    return dns.name.from_text(absolute(name)).to_text().lower()
+
+
 class ScriptedNameserver(BackgroundServer):
     """Answers from ``add()``-ed records; every other name is NXDOMAIN."""
 
@@ -61,15 +67,15 @@ class ScriptedNameserver(BackgroundServer):
     # -- scripting ---------------------------------------------------------
 
     def add(self, name: str, rdtype: str, *rdatas: str, ttl: int = 300) -> None:
-        key = (absolute(name).lower(), rdtype.upper())
+        key = (_key(name), rdtype.upper())
         self.records[key].extend(rdatas)
         self.ttls[key] = ttl
 
     def fault(self, name: str, fault: Fault, rdtype: str | None = None) -> None:
-        self.faults[(absolute(name).lower(), rdtype.upper() if rdtype else None)] = fault
+        self.faults[(_key(name), rdtype.upper() if rdtype else None)] = fault
 
     def slow(self, name: str, seconds: float) -> None:
-        self.delays[absolute(name).lower()] = seconds
+        self.delays[_key(name)] = seconds
 
     @property
     def nameserver(self) -> Nameserver:
@@ -119,7 +125,7 @@ class ScriptedNameserver(BackgroundServer):
                 return
             if (name, "CNAME") in self.records and rdtype != "CNAME":
                 response.answer.append(self._rrset(name, "CNAME"))
-                name = absolute(self.records[(name, "CNAME")][0]).lower()
+                name = _key(self.records[(name, "CNAME")][0])
                 continue
             break
         if not any(n == name for n, _ in self.records):

@@ -1,0 +1,620 @@
+"""SPF (RFC 7208): the record's syntax, and check_host() on the shared DNS layer.
+
+:func:`check_host` evaluates a record as a receiver does and says what it
+did: every DNS query, the lookup and void-lookup counts, and the tree of
+include/redirect branches with each branch's cost. :func:`audit` walks the
+whole tree without stopping at a match, which is the worst case a receiver
+meets for a sender the record does not authorise; that is what the 10-lookup
+limit must hold for.
+
+Readings taken where implementations differ (RFC 7208 section 4.6.4 is the
+authority):
+
+- The lookup limit counts include, a, mx, ptr, exists and redirect when they
+  are evaluated, across the whole evaluation, the first term included.
+- A void lookup is an NXDOMAIN or empty answer to the query a term itself
+  makes: the A/AAAA of "a", the MX of "mx", the PTR of "ptr", the A of
+  "exists". The address lookups of MX hosts do not count (an IPv4-only MX
+  host has no AAAA, which is no misconfiguration).
+- "mx" with more than 10 MX names is a permerror; "ptr" and the "p" macro
+  look at no more than 10 PTR names.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import time
+import urllib.parse
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from check_mail.dns import Answer, Resolver, Status, absolute
+
+NONE, NEUTRAL, PASS, FAIL, SOFTFAIL = "none", "neutral", "pass", "fail", "softfail"
+TEMPERROR, PERMERROR = "temperror", "permerror"
+QUALIFIERS = {"+": PASS, "-": FAIL, "~": SOFTFAIL, "?": NEUTRAL}
+MECHANISMS = ("all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists")
+DNS_TERMS = ("include", "a", "mx", "ptr", "exists", "redirect")
+MAX_LOOKUPS, MAX_VOIDS, MAX_MX, MAX_PTR = 10, 2, 10, 10
+
+_MODIFIER = re.compile(r"^([A-Za-z][A-Za-z0-9\-_.]*)=(.*)$", re.S)
+_MECHANISM = re.compile(r"^([+\-~?]?)([A-Za-z][A-Za-z0-9\-_.]*)(.*)$", re.S)
+_MACRO = re.compile(r"%\{([A-Za-z])([0-9]*)(r?)([.\-+,/_=]*)\}", re.I)
+_TOPLABEL = re.compile(r"^([a-z0-9]*[a-z][a-z0-9]*|[a-z0-9]+-[a-z0-9\-]*[a-z0-9])$", re.I)
+_CIDR = re.compile(r"^(?P<spec>.*?)(?:/(?P<v4>0|[1-9][0-9]?))?(?://(?P<v6>0|[1-9][0-9]{0,2}))?$",
+                   re.S)
+
+
+class SpfError(Exception):
+    """A permerror found while parsing or expanding; ``term`` names the culprit."""
+
+    def __init__(self, message: str, term: str = "") -> None:
+        super().__init__(message)
+        self.term = term
+
+
+class TempError(Exception):
+    pass
+
+
+# -- the record -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mechanism:
+    text: str  # as written, for reports
+    qualifier: str  # a result: pass, fail, softfail, neutral
+    name: str
+    spec: str = ""  # domain-spec (a, mx, ptr, include, exists)
+    network: str = ""  # ip4 and ip6
+    cidr4: int = 32
+    cidr6: int = 128
+
+    @property
+    def queries_dns(self) -> bool:
+        return self.name in DNS_TERMS
+
+
+@dataclass(frozen=True)
+class Record:
+    text: str
+    mechanisms: tuple[Mechanism, ...]
+    redirect: str | None = None
+    exp: str | None = None
+
+    @property
+    def ending(self) -> str:
+        """How the record ends for a sender it does not list: "-all", "~all",
+        "redirect=...", or "" (no all, no redirect: neutral)."""
+        for mech in self.mechanisms:
+            if mech.name == "all":
+                return {PASS: "+all", FAIL: "-all", SOFTFAIL: "~all", NEUTRAL: "?all"}[
+                    mech.qualifier]
+        return f"redirect={self.redirect}" if self.redirect else ""
+
+
+def is_spf(text: str) -> bool:
+    """RFC 7208 4.5: "v=spf1" alone or followed by a space, in any case."""
+    return text[:6].lower() == "v=spf1" and (len(text) == 6 or text[6] == " ")
+
+
+def parse(text: str) -> Record:
+    """Parse a whole record; any syntax error anywhere is a permerror (4.6)."""
+    if not text.isascii():
+        raise SpfError("the record is not 7-bit ASCII")
+    if not is_spf(text):
+        raise SpfError("the record does not start with v=spf1")
+    mechanisms: list[Mechanism] = []
+    redirect = exp = None
+    for term in text[6:].split(" "):
+        if not term:
+            continue
+        if any(not 0x21 <= ord(c) <= 0x7E for c in term):
+            raise SpfError("control character in the record", term)
+        modifier = _MODIFIER.match(term)
+        if modifier and modifier.group(1).lower() not in MECHANISMS:
+            name, value = modifier.group(1).lower(), modifier.group(2)
+            if name in ("redirect", "exp"):
+                if (redirect if name == "redirect" else exp) is not None:
+                    raise SpfError(f"{name}= appears twice", term)
+                _check_domain_spec(value, term)
+                if name == "redirect":
+                    redirect = value
+                else:
+                    exp = value
+            else:
+                _check_macro_string(value, term)
+            continue
+        mechanisms.append(_mechanism(term))
+    return Record(text, tuple(mechanisms), redirect, exp)
+
+
+def _mechanism(term: str) -> Mechanism:
+    match = _MECHANISM.match(term)
+    if not match or match.group(2).lower() not in MECHANISMS:
+        raise SpfError("unknown mechanism", term)
+    qualifier = QUALIFIERS[match.group(1) or "+"]
+    name, rest = match.group(2).lower(), match.group(3)
+    if name == "all":
+        if rest:
+            raise SpfError("all takes no argument", term)
+        return Mechanism(term, qualifier, name)
+    if name in ("ip4", "ip6"):
+        return _ip_mechanism(term, qualifier, name, rest)
+    if name in ("include", "exists"):
+        if not rest.startswith(":") or len(rest) == 1:
+            raise SpfError(f"{name} needs a domain", term)
+        _check_domain_spec(rest[1:], term)
+        return Mechanism(term, qualifier, name, rest[1:])
+    # a, mx, ptr: [":" domain-spec], and for a and mx a dual CIDR length
+    cidr = _CIDR.match(rest) if name != "ptr" else None
+    spec_part = cidr.group("spec") if cidr else rest
+    if spec_part and (not spec_part.startswith(":") or len(spec_part) == 1):
+        raise SpfError(f"bad argument to {name}", term)
+    spec = spec_part[1:]
+    if spec:
+        _check_domain_spec(spec, term)
+    v4 = int(cidr.group("v4")) if cidr and cidr.group("v4") else 32
+    v6 = int(cidr.group("v6")) if cidr and cidr.group("v6") else 128
+    if v4 > 32 or v6 > 128:
+        raise SpfError("CIDR length out of range", term)
+    return Mechanism(term, qualifier, name, spec, cidr4=v4, cidr6=v6)
+
+
+def _ip_mechanism(term: str, qualifier: str, name: str, rest: str) -> Mechanism:
+    if not rest.startswith(":"):
+        raise SpfError(f"{name} needs a network", term)
+    address, slash, length = rest[1:].partition("/")
+    version = 4 if name == "ip4" else 6
+    limit = 32 if version == 4 else 128
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        raise SpfError(f"bad {name} address", term) from None
+    if parsed.version != version:
+        raise SpfError(f"bad {name} address", term)
+    if slash and (not re.fullmatch(r"0|[1-9][0-9]{0,2}", length) or int(length) > limit):
+        raise SpfError("bad CIDR length", term)
+    bits = int(length) if slash else limit
+    return Mechanism(term, qualifier, name, network=f"{address}/{bits}",
+                     cidr4=bits if version == 4 else 32, cidr6=bits if version == 6 else 128)
+
+
+def _check_macro_string(text: str, term: str, explanation: bool = False) -> None:
+    """Macro syntax (7.1); c, r and t only in explanations."""
+    i = 0
+    while i < len(text):
+        if text[i] != "%":
+            i += 1
+            continue
+        nxt = text[i + 1:i + 2]
+        if nxt in ("%", "_", "-"):
+            i += 2
+            continue
+        match = _MACRO.match(text, i)
+        if not match:
+            raise SpfError("bad macro", term)
+        letter = match.group(1).lower()
+        if letter not in "slodiphv" + ("crt" if explanation else ""):
+            raise SpfError(f"macro %{{{match.group(1)}}} is not allowed here", term)
+        if match.group(2) and int(match.group(2)) == 0:
+            raise SpfError("macro keeps zero parts", term)
+        i = match.end()
+
+
+def _check_domain_spec(spec: str, term: str) -> None:
+    """4.6.1: a macro-string that ends in "." toplabel [ "." ] or in a macro."""
+    _check_macro_string(spec, term)
+    if re.search(r"(%\{[^}]*\}|%%|%_|%-)$", spec):
+        return
+    labels = spec[:-1].split(".") if spec.endswith(".") else spec.split(".")
+    if len(labels) < 2 or not _TOPLABEL.match(labels[-1]):
+        raise SpfError("bad domain", term)
+
+
+# -- what check_host() reports ----------------------------------------------
+
+
+@dataclass
+class Query:
+    name: str
+    rdtype: str
+    status: str
+    term: str = ""  # the term that made it
+    void: bool = False
+
+
+@dataclass
+class Branch:
+    """One record evaluated: the top domain, or an include/redirect target."""
+
+    domain: str
+    via: str  # "", "include" or "redirect"
+    record: str = ""
+    lookups: int = 0  # DNS-querying terms of this record itself
+    voids: int = 0
+    result: str = ""
+    problem: str = ""
+    children: list[Branch] = field(default_factory=list)
+
+    @property
+    def cost(self) -> int:
+        """Lookups of this branch and everything below it."""
+        return self.lookups + sum(c.cost for c in self.children)
+
+    def walk(self, depth: int = 0):
+        yield depth, self
+        for child in self.children:
+            yield from child.walk(depth + 1)
+
+
+@dataclass
+class Outcome:
+    result: str
+    explanation: str = ""
+    mechanism: str = ""  # the term that decided
+    problem: str = ""  # why permerror or temperror
+    lookups: int = 0
+    voids: int = 0
+    queries: list[Query] = field(default_factory=list)
+    tree: Branch | None = None
+
+    @property
+    def costliest(self) -> Branch | None:
+        """The include or redirect that costs the most lookups."""
+        branches = [b for _, b in self.tree.walk() if b.via] if self.tree else []
+        return max(branches, key=lambda b: b.cost, default=None)
+
+
+# -- check_host() -----------------------------------------------------------
+
+
+class _Done(Exception):
+    """Unwinds the evaluation with a final result (limits, errors)."""
+
+    def __init__(self, result: str, problem: str) -> None:
+        super().__init__(problem)
+        self.result = result
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Decision:
+    result: str
+    term: str = ""  # the mechanism that matched
+    record: Record | None = None  # the record it stands in
+    domain: str = ""  # that record's domain (the top one or a redirect target)
+
+
+class _Evaluation:
+    def __init__(self, resolver: Resolver, ip: str, sender: str, helo: str, *,
+                 exhaustive: bool, max_voids: int, receiver: str) -> None:
+        self.resolver = resolver
+        self.ip = ipaddress.ip_address(ip)
+        if self.ip.version == 6 and self.ip.ipv4_mapped:
+            self.ip = self.ip.ipv4_mapped
+        local, _, domain = sender.rpartition("@")
+        self.local = local or "postmaster"
+        self.sender_domain = domain
+        self.helo = helo
+        self.exhaustive = exhaustive
+        self.max_voids = max_voids
+        self.receiver = receiver
+        self.lookups = 0
+        self.voids = 0
+        self.queries: list[Query] = []
+        self.problems: list[str] = []  # exhaustive mode: what a receiver would stop at
+
+    # DNS --------------------------------------------------------------------
+
+    async def query(self, name: str, rdtype: str, term: str = "", *, void: bool = False,
+                    branch: Branch | None = None) -> Answer:
+        answer = await self.resolver.query(name, rdtype)
+        if answer.status is Status.MALFORMED and answer.detail.startswith("bad query name"):
+            answer = Answer(answer.name, rdtype, Status.NXDOMAIN)  # no such name can exist
+        empty = answer.status in (Status.NXDOMAIN, Status.NODATA)
+        self.queries.append(Query(answer.name, rdtype, str(answer.status), term, void and empty))
+        if void and empty:
+            self.voids += 1
+            if branch is not None:
+                branch.voids += 1
+            if self.voids > self.max_voids:
+                self._limit(f"more than {self.max_voids} void lookups", term)
+        return answer
+
+    def _limit(self, problem: str, term: str) -> None:
+        message = f"{problem} ({term})" if term else problem
+        if not self.exhaustive:
+            raise _Done(PERMERROR, message)
+        if message not in self.problems:
+            self.problems.append(message)
+
+    def count(self, term: str, branch: Branch) -> None:
+        self.lookups += 1
+        branch.lookups += 1
+        if self.lookups > MAX_LOOKUPS:
+            self._limit(f"more than {MAX_LOOKUPS} DNS lookups", term)
+
+    # records ----------------------------------------------------------------
+
+    async def record(self, domain: str, branch: Branch) -> Record | None:
+        """The domain's one SPF record; None when it has none (4.4, 4.5)."""
+        answer = await self.query(domain, "TXT")
+        if answer.status in (Status.NXDOMAIN, Status.NODATA):
+            return None
+        if not answer.answered:
+            raise _Done(TEMPERROR, f"TXT {domain.rstrip('.')}: {answer.describe()}")
+        texts = [t for t in answer.records if is_spf(t)]
+        if not texts:
+            return None
+        if len(texts) > 1:
+            raise _Done(PERMERROR, f"{domain.rstrip('.')} has {len(texts)} SPF records")
+        branch.record = texts[0]
+        try:
+            return parse(texts[0])
+        except SpfError as exc:
+            where = f" in {exc.term!r}" if exc.term else ""
+            raise _Done(PERMERROR, f"{exc}{where} ({domain.rstrip('.')})") from None
+
+    async def check_host(self, domain: str, branch: Branch) -> Decision:
+        """The result for one domain, per RFC 7208 4, and what decided it."""
+        record = await self.record(domain, branch)
+        if record is None:
+            return Decision(NONE)
+        decided: tuple[str, str] | None = None
+        for mech in record.mechanisms:
+            if mech.queries_dns:
+                self.count(mech.text, branch)
+            matched = await self.matches(mech, domain, branch)
+            if matched and decided is None:
+                decided = Decision(mech.qualifier, mech.text, record, domain)
+                if not self.exhaustive:
+                    return decided
+        if decided:
+            return decided
+        if record.redirect is not None and not any(m.name == "all" for m in record.mechanisms):
+            self.count(f"redirect={record.redirect}", branch)
+            target = absolute(await self.expand_domain(record.redirect, domain))
+            child = Branch(target, "redirect")
+            branch.children.append(child)
+            decision = await self.guarded(target, child)
+            if decision.result == NONE:
+                raise _Done(PERMERROR, f"redirect target {target.rstrip('.')} has no SPF record")
+            return decision
+        return Decision(NEUTRAL, "", record, domain)
+
+    async def guarded(self, domain: str, branch: Branch) -> Decision:
+        try:
+            decision = await self.check_host(domain, branch)
+        except _Done as done:
+            branch.result, branch.problem = done.result, done.problem
+            raise
+        branch.result = decision.result
+        return decision
+
+    # mechanisms -------------------------------------------------------------
+
+    async def matches(self, mech: Mechanism, domain: str, branch: Branch) -> bool:
+        name = mech.name
+        if name == "all":
+            return True
+        if name in ("ip4", "ip6"):
+            network = ipaddress.ip_network(mech.network, strict=False)
+            return self.ip.version == network.version and self.ip in network
+        target = absolute(await self.expand_domain(mech.spec, domain)) if mech.spec else domain
+        if name == "include":
+            child = Branch(target, "include")
+            branch.children.append(child)
+            try:
+                result = (await self.guarded(target, child)).result
+            except _Done as done:
+                if self.exhaustive and done.result == PERMERROR:
+                    self.problems.append(done.problem)
+                    return False
+                raise
+            if result == NONE:
+                self._limit(f"include target {target.rstrip('.')} has no SPF record", mech.text)
+                return False
+            return result == PASS
+        if name == "a":
+            return await self.address_match(target, mech, branch, void=True)
+        if name == "mx":
+            return await self.mx_match(target, mech, branch)
+        if name == "ptr":
+            return await self.ptr_match(target, mech, branch)
+        if name == "exists":
+            answer = await self.query(target, "A", mech.text, void=True, branch=branch)
+            if not answer.answered:
+                raise _Done(TEMPERROR, f"A {target.rstrip('.')}: {answer.describe()}")
+            return answer.status is Status.ANSWER
+        raise AssertionError(name)
+
+    def family_type(self) -> str:
+        return "A" if self.ip.version == 4 else "AAAA"
+
+    async def address_match(self, target: str, mech: Mechanism, branch: Branch, *,
+                            void: bool) -> bool:
+        rdtype = self.family_type()
+        answer = await self.query(target, rdtype, mech.text, void=void, branch=branch)
+        if not answer.answered:
+            raise _Done(TEMPERROR, f"{rdtype} {target.rstrip('.')}: {answer.describe()}")
+        bits = mech.cidr4 if self.ip.version == 4 else mech.cidr6
+        return any(self.ip in ipaddress.ip_network(f"{a}/{bits}", strict=False)
+                   for a in answer.records)
+
+    async def mx_match(self, target: str, mech: Mechanism, branch: Branch) -> bool:
+        answer = await self.query(target, "MX", mech.text, void=True, branch=branch)
+        if not answer.answered:
+            raise _Done(TEMPERROR, f"MX {target.rstrip('.')}: {answer.describe()}")
+        names = [r.split()[-1] for r in answer.records if r.split()[-1] != "."]
+        if len(names) > MAX_MX:
+            self._limit(f"more than {MAX_MX} MX names", mech.text)
+            names = names[:MAX_MX]
+        matched = False
+        for name in names:
+            if await self.address_match(absolute(name), mech, branch, void=False):
+                matched = True
+                if not self.exhaustive:
+                    break
+        return matched
+
+    async def ptr_match(self, target: str, mech: Mechanism, branch: Branch) -> bool:
+        names = await self.validated_names(mech.text, branch)
+        wanted = target.rstrip(".").lower()
+        return any(n == wanted or n.endswith("." + wanted) for n in names)
+
+    async def validated_names(self, term: str = "", branch: Branch | None = None) -> list[str]:
+        """5.5: PTR names of the client address whose A/AAAA hold the address."""
+        answer = await self.query(self.ip.reverse_pointer, "PTR", term, void=bool(term),
+                                  branch=branch)
+        if answer.status is not Status.ANSWER:
+            return []  # a DNS error makes ptr fail to match, not a temperror
+        validated = []
+        for name in answer.records[:MAX_PTR]:
+            forward = await self.query(absolute(name), self.family_type(), term)
+            if forward.status is Status.ANSWER and any(
+                    ipaddress.ip_address(a) == self.ip for a in forward.records):
+                validated.append(name.rstrip(".").lower())
+        return validated
+
+    # macros -----------------------------------------------------------------
+
+    async def expand_domain(self, spec: str, domain: str) -> str:
+        expanded = await self.expand(spec, domain)
+        labels = expanded.rstrip(".").split(".")
+        while len(".".join(labels)) > 253 and len(labels) > 1:  # 7.3: drop from the left
+            labels = labels[1:]
+        return ".".join(labels)
+
+    async def expand(self, text: str, domain: str, explanation: bool = False) -> str:
+        _check_macro_string(text, text, explanation)
+        out, i = [], 0
+        while i < len(text):
+            c = text[i]
+            if c != "%":
+                out.append(c)
+                i += 1
+                continue
+            nxt = text[i + 1]
+            if nxt in "%_-":
+                out.append({"%": "%", "_": " ", "-": "%20"}[nxt])
+                i += 2
+                continue
+            match = _MACRO.match(text, i)
+            letter, digits, reverse, delimiters = match.groups()
+            value = await self.macro_value(letter.lower(), domain)
+            parts = re.split("[" + re.escape(delimiters or ".") + "]", value)
+            if reverse:
+                parts.reverse()
+            if digits:
+                parts = parts[-int(digits):]
+            value = ".".join(parts)
+            if letter.isupper():
+                value = urllib.parse.quote(value, safe="-._~")
+            out.append(value)
+            i = match.end()
+        return "".join(out)
+
+    async def macro_value(self, letter: str, domain: str) -> str:
+        if letter == "s":
+            return f"{self.local}@{self.sender_domain}"
+        if letter == "l":
+            return self.local
+        if letter == "o":
+            return self.sender_domain
+        if letter == "d":
+            return domain.rstrip(".")
+        if letter == "i":
+            if self.ip.version == 4:
+                return str(self.ip)
+            # Upper-case nibbles, as the RFC 7208 test suite expects in explanations;
+            # DNS does not mind the case.
+            return ".".join(self.ip.exploded.replace(":", "").upper())
+        if letter == "p":
+            names = await self.validated_names()
+            wanted = domain.rstrip(".").lower()
+            exact = [n for n in names if n == wanted]
+            sub = [n for n in names if n.endswith("." + wanted)]
+            return (exact or sub or names or ["unknown"])[0]
+        if letter == "v":
+            return "in-addr" if self.ip.version == 4 else "ip6"
+        if letter == "h":
+            return self.helo
+        if letter == "c":
+            return str(self.ip)
+        if letter == "r":
+            return self.receiver
+        if letter == "t":
+            return str(int(time.time()))
+        raise SpfError(f"unknown macro {letter}")
+
+    async def explanation(self, record: Record, domain: str) -> str:
+        """6.2: the exp= text, expanded; any failure gives no explanation."""
+        try:
+            target = absolute(await self.expand_domain(record.exp, domain))
+            answer = await self.resolver.query(target, "TXT")
+            if answer.status is not Status.ANSWER or len(answer.records) != 1:
+                return ""
+            text = answer.records[0]
+            if not text.isascii():
+                return ""
+            return await self.expand(text, domain, explanation=True)
+        except (SpfError, _Done):
+            return ""
+
+
+def valid_domain(domain: str) -> bool:
+    """4.3: a multi-label name with no label over 63 octets and no empty label."""
+    labels = domain[:-1].split(".") if domain.endswith(".") else domain.split(".")
+    return len(labels) > 1 and all(0 < len(label) < 64 for label in labels) \
+        and not domain.startswith("[")
+
+
+async def evaluate(resolver: Resolver, ip: str, domain: str, sender: str = "", helo: str = "",
+                   *, exhaustive: bool = False, max_voids: int = MAX_VOIDS,
+                   receiver: str = "unknown") -> Outcome:
+    """check_host(<ip>, <domain>, <sender>) of RFC 7208 section 4."""
+    sender = sender or f"postmaster@{domain}"
+    if "@" not in sender:
+        sender = f"postmaster@{sender}"
+    run = _Evaluation(resolver, ip, sender, helo or domain, exhaustive=exhaustive,
+                      max_voids=max_voids, receiver=receiver)
+    tree = Branch(absolute(domain), "")
+    outcome = Outcome(NONE, tree=tree)
+    if not valid_domain(domain):
+        outcome.problem = "not a valid domain"
+    else:
+        try:
+            decision = await run.guarded(absolute(domain), tree)
+            outcome.result, outcome.mechanism = decision.result, decision.term
+            record = decision.record
+            if decision.result == FAIL and record is not None and record.exp is not None \
+                    and not run.exhaustive:
+                outcome.explanation = await run.explanation(record, decision.domain)
+        except _Done as done:
+            outcome.result, outcome.problem = done.result, done.problem
+    if run.problems and outcome.result not in (TEMPERROR,):
+        outcome.problem = outcome.problem or "; ".join(run.problems)
+        if run.exhaustive:
+            outcome.result = PERMERROR
+    outcome.lookups, outcome.voids, outcome.queries = run.lookups, run.voids, run.queries
+    return outcome
+
+
+def check_host(resolver: Resolver, ip: str, domain: str, sender: str = "", helo: str = "",
+               **options) -> Outcome:
+    """Synchronous check_host() for plugins."""
+    return resolver.run(evaluate(resolver, ip, domain, sender, helo, **options))
+
+
+def check_hosts(resolver: Resolver, ips: Sequence[str], domain: str, sender: str = "",
+                helo: str = "", **options) -> list[Outcome]:
+    """check_host() for several IPs at once."""
+    import asyncio
+
+    async def run() -> list[Outcome]:
+        return list(await asyncio.gather(*(evaluate(resolver, ip, domain, sender, helo,
+                                                    **options) for ip in ips)))
+
+    return resolver.run(run())
