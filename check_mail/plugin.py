@@ -198,17 +198,21 @@ class Findings(nagiosplugin.Context):
         return nagiosplugin.Result(worst, "; ".join(t for s, t in found if s == worst), metric)
 
 
-def problem_line(results: nagiosplugin.Results) -> str:
+def problem_line(results: nagiosplugin.Results,
+                 describe: Callable[[nagiosplugin.Result], str] | None = None) -> str:
     """A status line for a problem: the first of the worst findings, and how many
-    more there are; the long output (-v) lists them all."""
+    more there are; the long output (-v) lists them all. ``describe`` words the
+    results of other contexts (thresholds); by default their hint is used."""
     state = results.most_significant_state
-    problems = [text for r in results.most_significant
-                if isinstance(r.metric.contextobj, Findings)
-                for s, text in r.metric.contextobj.judge(r.metric.value) if s == state]
-    if not problems:
-        return str(results.first_significant)
+    problems = []
+    for r in results.most_significant:
+        context = r.metric.contextobj if r.metric else None
+        if isinstance(context, Findings):
+            problems += [text for s, text in context.judge(r.metric.value) if s == state]
+        else:
+            problems.append((describe(r) if describe else "") or r.hint or str(r))
     more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
-    return problems[0] + more
+    return problems[0] + more if problems else ""
 
 
 def number(value: float) -> str:

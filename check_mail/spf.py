@@ -232,7 +232,7 @@ class Branch:
     domain: str
     via: str  # "", "include" or "redirect"
     record: str = ""
-    lookups: int = 0  # DNS-querying terms of this record itself
+    lookups: int = 0  # DNS-querying terms of this record, and the include/redirect to it
     voids: int = 0
     result: str = ""
     problem: str = ""
@@ -324,11 +324,10 @@ class _Evaluation:
         return answer
 
     def _limit(self, problem: str, term: str) -> None:
-        message = f"{problem} ({term})" if term else problem
         if not self.exhaustive:
-            raise _Done(PERMERROR, message)
-        if message not in self.problems:
-            self.problems.append(message)
+            raise _Done(PERMERROR, f"{problem} ({term})" if term else problem)
+        if problem not in self.problems:  # the walk goes on, to count everything
+            self.problems.append(problem)
 
     def count(self, term: str, branch: Branch) -> None:
         self.lookups += 1
@@ -364,7 +363,7 @@ class _Evaluation:
             return Decision(NONE)
         decided: tuple[str, str] | None = None
         for mech in record.mechanisms:
-            if mech.queries_dns:
+            if mech.queries_dns and mech.name != "include":  # an include counts in its branch
                 self.count(mech.text, branch)
             matched = await self.matches(mech, domain, branch)
             if matched and decided is None:
@@ -374,10 +373,10 @@ class _Evaluation:
         if decided:
             return decided
         if record.redirect is not None and not any(m.name == "all" for m in record.mechanisms):
-            self.count(f"redirect={record.redirect}", branch)
             target = absolute(await self.expand_domain(record.redirect, domain))
             child = Branch(target, "redirect")
             branch.children.append(child)
+            self.count(f"redirect={record.redirect}", child)
             decision = await self.guarded(target, child)
             if decision.result == NONE:
                 raise _Done(PERMERROR, f"redirect target {target.rstrip('.')} has no SPF record")
@@ -406,6 +405,7 @@ class _Evaluation:
         if name == "include":
             child = Branch(target, "include")
             branch.children.append(child)
+            self.count(mech.text, child)
             try:
                 result = (await self.guarded(target, child)).result
             except _Done as done:
@@ -616,5 +616,85 @@ def check_hosts(resolver: Resolver, ips: Sequence[str], domain: str, sender: str
     async def run() -> list[Outcome]:
         return list(await asyncio.gather(*(evaluate(resolver, ip, domain, sender, helo,
                                                     **options) for ip in ips)))
+
+    return resolver.run(run())
+
+
+# -- the audit --------------------------------------------------------------
+
+AUDIT_IP = "192.0.2.0"  # TEST-NET-1: no real record authorises it
+
+
+@dataclass
+class Audit:
+    """A domain's SPF publication as a receiver meets it, for check_spf."""
+
+    domain: str
+    txt: Answer  # the TXT lookup: status and TTL
+    records: list[str]  # every v=spf1 text at the domain
+    spf_rr: bool  # the obsolete type-99 SPF record is published
+    syntax: str = ""  # the permerror parsing found, naming the term
+    walk: Outcome | None = None  # the exhaustive evaluation: lookups, voids, tree
+
+    @property
+    def record(self) -> Record | None:
+        if len(self.records) != 1 or self.syntax:
+            return None
+        return parse(self.records[0])
+
+    @property
+    def ending(self) -> str:
+        """The ending that applies, following redirects: "-all", "~all", "?all",
+        "+all", or "" when a sender matching nothing gets neutral."""
+        branch = self.walk.tree if self.walk else None
+        while branch is not None and branch.record:
+            try:
+                ending = parse(branch.record).ending
+            except SpfError:
+                return ""
+            if not ending.startswith("redirect="):
+                return ending
+            branch = next((c for c in branch.children if c.via == "redirect"), None)
+        return ""
+
+    def terms(self, name: str) -> list[tuple[str, str]]:
+        """(domain, term) for every mechanism called ``name`` anywhere in the tree."""
+        found = []
+        for _, branch in self.walk.tree.walk() if self.walk else ():
+            try:
+                record = parse(branch.record) if branch.record else None
+            except SpfError:
+                continue
+            found += [(branch.domain.rstrip("."), m.text)
+                      for m in (record.mechanisms if record else ()) if m.name == name]
+        return found
+
+    @property
+    def missing_includes(self) -> list[str]:
+        """Include targets that publish no SPF record (a permerror for receivers)."""
+        return [b.domain.rstrip(".") for _, b in self.walk.tree.walk()
+                if b.via == "include" and b.result == NONE] if self.walk else []
+
+
+def audit(resolver: Resolver, domain: str, *, max_voids: int = MAX_VOIDS) -> Audit:
+    """Fetch, parse and walk a domain's SPF record as section 4 would, to the end."""
+    import asyncio
+
+    async def run() -> Audit:
+        txt, rr = await asyncio.gather(resolver.query(domain, "TXT"),
+                                       resolver.query(domain, "SPF"))
+        records = [t for t in txt.records if is_spf(t)] if txt.status is Status.ANSWER else []
+        found = Audit(absolute(domain), txt, records,
+                      rr.status is Status.ANSWER and any(is_spf(t) for t in rr.records))
+        if len(records) != 1:
+            return found
+        try:
+            parse(records[0])
+        except SpfError as exc:
+            found.syntax = f"{exc} in {exc.term!r}" if exc.term else str(exc)
+            return found
+        found.walk = await evaluate(resolver, AUDIT_IP, domain, exhaustive=True,
+                                    max_voids=max_voids)
+        return found
 
     return resolver.run(run())
