@@ -43,6 +43,8 @@ def real(host: str | None, domain: str | None, extra: list[str]) -> int:
         codes.append(run("check_ptr", ["-H", host, "--smtp", "-v", *extra]))
     if domain:
         codes.append(run("check_postmaster", ["-D", domain, "-v", *extra]))
+        spf = ["-D", domain, "-v", *extra] + (["--ip", host] if host else [])
+        codes.append(run("check_spf", spf))
     return max(codes)
 
 
@@ -70,6 +72,9 @@ def demo() -> int:
             (run("check_postmaster", ["-D", sim.DOMAIN, "-p", str(mta.port), *ns]), 0),
             (run("check_postmaster", ["-D", sim.DOMAIN, "-p", str(mta.port), "--mailbox",
                                       "postmaster", "--mailbox", "noc", "-v", *ns]), 1),
+            (run("check_spf", ["-D", sim.DOMAIN, "-v", *ns]), 0),
+            (run("check_spf", ["-D", sim.DOMAIN, "--ip", sim.LISTED_ADDRESS, "--ip",
+                               sim.OUTSIDER, "--mx-must-pass", *ns]), 2),
         ]
     wrong = [got for got, want in expected if got != want]
     print("demo finished: every plugin answered as expected." if not wrong else

@@ -59,6 +59,16 @@ apply Service "postmaster-" for (domain in host.vars.mail_domains) {{
   vars.mail_postmaster_greylist_wait = 5
   assign where host.vars.mail_domains
 }}
+
+apply Service "spf-" for (domain in host.vars.mail_domains) {{
+  check_command = "mail_spf"
+  vars.mail_spf_domain = domain
+  vars.mail_spf_ip = [ "$host.address$", "$host.address6$" ]
+  vars.mail_spf_mx_must_pass = true
+  vars.mail_spf_strict = true
+  vars.mail_spf_max_ttl = 3600
+  assign where host.vars.mail_domains
+}}
 """
 
 
@@ -78,7 +88,7 @@ def test_commands_validate_with_the_real_icinga2(tmp_path):
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
-    assert "Instantiated 4 Services" in output
+    assert "Instantiated 6 Services" in output
     complaints = [line for line in output.splitlines()
                   if "warning/" in line or "critical/" in line]
     assert [line for line in complaints if "mail_" in line or str(CONF) in line] == []

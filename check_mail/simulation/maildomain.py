@@ -11,6 +11,8 @@ example.net has three mail servers:
   accepts postmaster, hostmaster and abuse. Nothing is ever sent to the
   relays' addresses; only the DNS knows them.
 
+The SPF record authorises the MX and, through an include, both relays.
+
 Every default blocklist zone also answers its RFC 5782 test entries, so
 ``--selftest`` passes. The other addresses come from the documentation ranges
 (RFC 5737, RFC 3849); nothing leaves loopback.
@@ -42,6 +44,12 @@ HOSTS = {  # name -> addresses, each with a PTR back to the name unless listed b
     SMTP_HOST: (SMTP_ADDRESS,),
 }
 PTRS = {LISTED_ADDRESS: GENERIC_PTR}
+# The mail leaves through the two relays; the MX sends its own bounces.
+SPF = {
+    DOMAIN: "v=spf1 mx include:_spf.example.net -all",
+    "_spf.example.net": "v=spf1 a:mail.example.net ip4:192.0.2.99 ~all",
+}
+OUTSIDER = "203.0.113.5"  # an address the record does not authorise
 
 
 ROLE_MAILBOXES = ("postmaster", "hostmaster", "abuse")
@@ -62,6 +70,8 @@ def populate(server: ScriptedNameserver) -> None:
             server.add(ipaddress.ip_address(address).reverse_pointer, "PTR", f"{ptr}.")
             if ptr != host:
                 server.add(ptr, rdtype, address)
+    for name, record in SPF.items():
+        server.add(name, "TXT", f'"{record}"', ttl=3600)
     for zone in dnsbl.load_zones():
         if zone.key:
             continue
