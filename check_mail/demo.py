@@ -14,6 +14,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 STATES = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
@@ -53,9 +54,14 @@ def demo() -> int:
     from check_mail.simulation.dnsserver import ScriptedNameserver
     from check_mail.simulation.smtpserver import ScriptedSmtpServer
 
-    with ScriptedNameserver() as dns, ScriptedSmtpServer(sim.smtp_behaviour()) as mta:
+    with ScriptedNameserver() as dns, ScriptedSmtpServer(sim.smtp_behaviour()) as mta, \
+            tempfile.TemporaryDirectory() as tmp:
         sim.populate(dns)
         ns = ["-n", dns.address]
+        selectors = [arg for s in sim.DKIM_SELECTORS for arg in ("-s", s)]
+        mail, forged = Path(tmp) / "signed.eml", Path(tmp) / "altered.eml"
+        mail.write_bytes(sim.signed_message())
+        forged.write_bytes(mail.read_bytes().replace(b"We lost", b"We won"))
         print(f"check-mail demo: a simulated mail domain, {sim.DOMAIN}, served by a scripted "
               f"nameserver on {dns.address}.\n"
               f"{sim.CLEAN_HOST} is clean; {sim.LISTED_HOST} is listed on two blocklists and "
@@ -75,6 +81,9 @@ def demo() -> int:
             (run("check_spf", ["-D", sim.DOMAIN, "-v", *ns]), 0),
             (run("check_spf", ["-D", sim.DOMAIN, "--ip", sim.LISTED_ADDRESS, "--ip",
                                sim.OUTSIDER, "--mx-must-pass", *ns]), 2),
+            (run("check_dkim", ["-D", sim.DOMAIN, *selectors, *ns]), 0),
+            (run("check_dkim", ["-D", sim.DOMAIN, "--message", str(mail), "-v", *ns]), 0),
+            (run("check_dkim", ["-D", sim.DOMAIN, "--message", str(forged), *ns]), 2),
         ]
     wrong = [got for got, want in expected if got != want]
     print("demo finished: every plugin answered as expected." if not wrong else

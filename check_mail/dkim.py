@@ -258,7 +258,7 @@ class SignatureCheck:
         return self.algorithm == "rsa-sha1"
 
 
-def _signature_data(message: Message, index: int, tags: dict[str, str],
+def signed_data(message: Message, index: int, tags: dict[str, str],
                     header_relaxed: bool) -> bytes:
     """The header part of the signed data (RFC 6376 3.7, 5.4.2)."""
     used: set[int] = set()
@@ -324,7 +324,7 @@ async def verify_signature(resolver: Resolver, message: Message, index: int,
             r"[ \t\r\n]", "", tags["bh"]):
         check.verdict, check.reason = FAIL, "body hash mismatch"
         return check
-    data = _signature_data(message, index, tags, header_c == "relaxed")
+    data = signed_data(message, index, tags, header_c == "relaxed")
     try:
         signature = _base64(tags["b"], "b")
     except DkimError as exc:

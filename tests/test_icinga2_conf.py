@@ -69,6 +69,15 @@ apply Service "spf-" for (domain in host.vars.mail_domains) {{
   vars.mail_spf_max_ttl = 3600
   assign where host.vars.mail_domains
 }}
+
+apply Service "dkim" {{
+  check_command = "mail_dkim"
+  vars.mail_dkim_domain = "example.org"
+  vars.mail_dkim_selector = [ "s2025", "ed2025" ]
+  vars.mail_dkim_private_key = [ "/etc/dkim/s2025.pem", "/etc/dkim/ed2025.pem" ]
+  vars.mail_dkim_warning = "3072:"
+  assign where host.vars.mail_server
+}}
 """
 
 
@@ -88,7 +97,7 @@ def test_commands_validate_with_the_real_icinga2(tmp_path):
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
-    assert "Instantiated 6 Services" in output
+    assert "Instantiated 7 Services" in output
     complaints = [line for line in output.splitlines()
                   if "warning/" in line or "critical/" in line]
     assert [line for line in complaints if "mail_" in line or str(CONF) in line] == []

@@ -11,7 +11,9 @@ example.net has three mail servers:
   accepts postmaster, hostmaster and abuse. Nothing is ever sent to the
   relays' addresses; only the DNS knows them.
 
-The SPF record authorises the MX and, through an include, both relays.
+The SPF record authorises the MX and, through an include, both relays. Two
+DKIM keys (RSA 2048 and ed25519), made afresh for each run, are published, and
+signed_message() is mail signed with both.
 
 Every default blocklist zone also answers its RFC 5782 test entries, so
 ``--selftest`` passes. The other addresses come from the documentation ranges
@@ -20,6 +22,8 @@ Every default blocklist zone also answers its RFC 5782 test entries, so
 
 from __future__ import annotations
 
+import base64
+import functools
 import ipaddress
 
 from check_mail import dnsbl
@@ -50,6 +54,10 @@ SPF = {
     "_spf.example.net": "v=spf1 a:mail.example.net ip4:192.0.2.99 ~all",
 }
 OUTSIDER = "203.0.113.5"  # an address the record does not authorise
+DKIM_SELECTORS = ("rsa2026", "ed2026")
+MESSAGE = (b"From: Joe <joe@example.net>\r\nTo: Suzie <suzie@example.com>\r\n"
+           b"Subject: Is dinner ready?\r\nDate: Fri, 27 Nov 2026 19:00:00 +0000\r\n"
+           b"Message-ID: <demo@example.net>\r\n\r\nHi.\r\n\r\nWe lost the game.\r\n")
 
 
 ROLE_MAILBOXES = ("postmaster", "hostmaster", "abuse")
@@ -58,6 +66,41 @@ ROLE_MAILBOXES = ("postmaster", "hostmaster", "abuse")
 def smtp_behaviour() -> Behaviour:
     """How smtp.example.net answers SMTP."""
     return Behaviour(name=SMTP_HOST, mailboxes={m: "250 2.1.5 Ok" for m in ROLE_MAILBOXES})
+
+
+@functools.cache
+def dkim_keys() -> dict:
+    """The domain's signing keys, made afresh for each demo run."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+    return {"rsa2026": rsa.generate_private_key(public_exponent=65537, key_size=2048),
+            "ed2026": ed25519.Ed25519PrivateKey.generate()}
+
+
+def signed_message() -> bytes:
+    """Mail as smtp.example.net sends it: signed with both selectors."""
+    from check_mail.simulation.dkimsigner import sign
+
+    message = MESSAGE
+    for selector, key in dkim_keys().items():
+        message = sign(message, DOMAIN, selector, key)
+    return message
+
+
+def _key_record(key) -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        raw = key.public_key().public_bytes(serialization.Encoding.Raw,
+                                            serialization.PublicFormat.Raw)
+        kind = "ed25519"
+    else:
+        raw = key.public_key().public_bytes(serialization.Encoding.DER,
+                                            serialization.PublicFormat.SubjectPublicKeyInfo)
+        kind = "rsa"
+    text = f"v=DKIM1; k={kind}; p={base64.b64encode(raw).decode()}"
+    return " ".join(f'"{text[i:i + 250]}"' for i in range(0, len(text), 250))
 
 
 def populate(server: ScriptedNameserver) -> None:
@@ -72,6 +115,8 @@ def populate(server: ScriptedNameserver) -> None:
                 server.add(ptr, rdtype, address)
     for name, record in SPF.items():
         server.add(name, "TXT", f'"{record}"', ttl=3600)
+    for selector, key in dkim_keys().items():
+        server.add(f"{selector}._domainkey.{DOMAIN}", "TXT", _key_record(key), ttl=3600)
     for zone in dnsbl.load_zones():
         if zone.key:
             continue
