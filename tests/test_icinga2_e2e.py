@@ -1,0 +1,183 @@
+"""End to end: a real Icinga 2 daemon runs the installed plugins through our
+CheckCommands against the simulated mail domain, and we read what Icinga
+recorded.
+
+Results are read from Icinga's state file (icinga2.state, written when the
+daemon stops), which needs no API listener and no TLS certificates. A
+PerfdataWriter's file only tells us when every service has been checked.
+"""
+
+from __future__ import annotations
+
+import getpass
+import grp
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from check_mail.simulation import maildomain as sim
+from check_mail.simulation.dnsserver import ScriptedNameserver
+from check_mail.simulation.smtpserver import ScriptedSmtpServer
+
+from conftest import need
+from test_icinga2_conf import ICINGA, ITL, binary
+
+SERVICES = """\
+object Host "smtp.example.net" {{
+  check_command = "dummy"
+  address = "127.0.0.1"
+  check_interval = 1h
+}}
+
+template Service "e2e" {{
+  host_name = "smtp.example.net"
+  check_interval = 2s
+  retry_interval = 2s
+  max_check_attempts = 1
+}}
+
+object Service "rbl" {{
+  import "e2e"
+  check_command = "mail_rbl"
+  vars.mail_rbl_host = "mail.example.net"
+  vars.mail_rbl_nameserver = [ "{ns}" ]
+}}
+
+object Service "ptr" {{
+  import "e2e"
+  check_command = "mail_ptr"
+  vars.mail_ptr_port = {port}
+  vars.mail_ptr_nameserver = [ "{ns}" ]
+}}
+
+object Service "postmaster" {{
+  import "e2e"
+  check_command = "mail_postmaster"
+  vars.mail_postmaster_domain = "example.net"
+  vars.mail_postmaster_port = {port}
+  vars.mail_postmaster_nameserver = [ "{ns}" ]
+}}
+
+object Service "spf" {{
+  import "e2e"
+  check_command = "mail_spf"
+  vars.mail_spf_domain = "example.net"
+  vars.mail_spf_ip = [ "192.0.2.99", "{outsider}" ]
+  vars.mail_spf_nameserver = [ "{ns}" ]
+}}
+
+object Service "dkim" {{
+  import "e2e"
+  check_command = "mail_dkim"
+  vars.mail_dkim_domain = "example.net"
+  vars.mail_dkim_selector = {selectors}
+  vars.mail_dkim_nameserver = [ "{ns}" ]
+}}
+
+object Service "empty-domain" {{
+  import "e2e"
+  check_command = "mail_postmaster"
+  vars.mail_postmaster_domain = ""
+}}
+
+object CheckerComponent "checker" {{ }}
+
+object PerfdataWriter "progress" {{
+  service_temp_path = "{tmp}/service-perfdata"
+  service_perfdata_path = "{tmp}/spool/service-perfdata"
+  host_temp_path = "{tmp}/host-perfdata"
+  host_perfdata_path = "{tmp}/spool/host-perfdata"
+  service_format_template = "SERVICE::$service.name$"
+  rotation_interval = 1s
+}}
+"""
+
+EXPECTED = {  # service -> (state, first line starts with, perfdata labels)
+    "rbl": (0, "RBL OK - mail.example.net (192.0.2.25, 2001:db8::25) not listed on 19 zones",
+            ["errors", "listed", "time", "zones"]),
+    "ptr": (0, "PTR OK - 1 address, forward-confirmed, SMTP names match (smtp.example.net)",
+            ["addresses", "passed", "time"]),
+    "postmaster": (0, "POSTMASTER OK - postmaster, hostmaster, abuse accepted by 1 MX "
+                      "(1 address)", ["accepted", "addresses", "rejected", "time"]),
+    "spf": (2, "SPF CRITICAL - example.net: 203.0.113.5 fail (-all); 3 DNS lookups (max 10), "
+               "-all; 192.0.2.99 pass", ["lookups", "time", "ttl", "voids"]),
+    "dkim": (0, "DKIM OK - 2 selectors: rsa2026 (rsa 2048), ed2026 (ed25519)",
+             ["ed2026_bits", "ed2026_ttl", "rsa2026_bits", "rsa2026_ttl", "time"]),
+    # Icinga passes an empty value as an empty argument; the plugin names it.
+    "empty-domain": (3, "POSTMASTER UNKNOWN - -D '' is not a domain name", []),
+}
+
+
+def read_state(path: Path) -> dict[str, dict]:
+    """Services' last check results from icinga2.state (netstrings of JSON)."""
+    data, results, i = path.read_text(), {}, 0
+    while i < len(data):
+        colon = data.index(":", i)
+        length = int(data[i:colon])
+        item = json.loads(data[colon + 1:colon + 1 + length])
+        i = colon + 1 + length + 1
+        if item["type"] == "Service":
+            results[item["name"].split("!", 1)[1]] = item["update"].get("last_check_result")
+    return results
+
+
+@pytest.fixture
+def world():
+    with ScriptedNameserver() as dns, ScriptedSmtpServer(sim.smtp_behaviour()) as mta:
+        sim.populate(dns)
+        yield dns, mta
+
+
+def test_icinga2_runs_every_plugin(world):
+    icinga2 = binary("icinga2")
+    need(icinga2 is not None, "icinga2 is not installed (apt-get install icinga2-bin)")
+    dns, mta = world
+    tmp = Path(tempfile.mkdtemp(prefix="check-mail-icinga2-"))
+    (tmp / "spool").mkdir()
+    selectors = "[ " + ", ".join(f'"{s}"' for s in sim.DKIM_SELECTORS) + " ]"
+    config = tmp / "icinga2.conf"
+    config.write_text(
+        ITL + f'const CheckMailPluginDir = "{Path(sys.executable).parent}"\n'
+        f'include "{ICINGA}/check-mail-commands.conf"\n'
+        'object IcingaApplication "app" { }\n'
+        + SERVICES.format(ns=dns.address, port=mta.port, outsider=sim.OUTSIDER,
+                          selectors=selectors, tmp=tmp))
+    user, group = getpass.getuser(), grp.getgrgid(os.getgid()).gr_name
+    dirs = [f"-D{name}={tmp}" for name in ("CacheDir", "DataDir", "LogDir", "SpoolDir",
+                                            "StateDir", "InitRunDir")]
+    daemon = subprocess.Popen(
+        [icinga2, "daemon", "-c", str(config), f"-DRunAsUser={user}", f"-DRunAsGroup={group}",
+         f"-DStatePath={tmp}/icinga2.state", f"-DPidPath={tmp}/icinga2.pid", *dirs],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        checked: set[str] = set()
+        for _ in range(600):  # until every service has a result, or 60 s
+            for path in [tmp / "service-perfdata", *(tmp / "spool").glob("service-perfdata*")]:
+                if path.exists():
+                    checked |= {line.split("::", 1)[1] for line in path.read_text().splitlines()
+                                if line.startswith("SERVICE::")}
+            if checked >= set(EXPECTED) or daemon.poll() is not None:
+                break
+            time.sleep(0.1)
+        daemon.send_signal(signal.SIGTERM)
+        log, _ = daemon.communicate(timeout=60)
+        assert checked >= set(EXPECTED), log[-3000:]
+        results = read_state(tmp / "icinga2.state")
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+    for service, (state, line, labels) in EXPECTED.items():
+        result = results[service]
+        assert result["exit_status"] == state, (service, result["output"])
+        assert result["output"].startswith(line), (service, result["output"])
+        perfdata = result.get("performance_data") or []
+        assert sorted(p.split("=", 1)[0] for p in perfdata) == labels, (service, perfdata)
