@@ -164,8 +164,7 @@ class KeyLookup:
 
     @property
     def missing(self) -> bool:
-        return self.answer.status in (Status.NXDOMAIN, Status.NODATA) or (
-            self.answer.status is Status.ANSWER and not self.answer.records)
+        return self.answer.status in (Status.NXDOMAIN, Status.NODATA)
 
 
 def key_name(selector: str, domain: str) -> str:

@@ -41,6 +41,7 @@ class Status(str, enum.Enum):
     TIMEOUT = "timeout"
     MALFORMED = "malformed"
     UNREACHABLE = "unreachable"
+    BAD_NAME = "bad name"  # not asked: no such name can exist (a label over 63 octets...)
 
     def __str__(self) -> str:
         return self.value
@@ -246,7 +247,7 @@ class Resolver:
         try:
             request = dns.message.make_query(dns.name.from_text(qname), rdtype)
         except (dns.exception.DNSException, ValueError) as exc:
-            return Answer(qname, rdtype, Status.MALFORMED, detail=f"bad query name: {exc}")
+            return Answer(qname, rdtype, Status.BAD_NAME, detail=str(exc))
         assert self._slots is not None, "query() runs inside Resolver.run()"
         started = time.monotonic()
         outcome = Answer(qname, rdtype, Status.TIMEOUT, detail="no time left to ask")

@@ -54,10 +54,6 @@ class SpfError(Exception):
         self.term = term
 
 
-class TempError(Exception):
-    pass
-
-
 # -- the record -------------------------------------------------------------
 
 
@@ -311,7 +307,7 @@ class _Evaluation:
     async def query(self, name: str, rdtype: str, term: str = "", *, void: bool = False,
                     branch: Branch | None = None) -> Answer:
         answer = await self.resolver.query(name, rdtype)
-        if answer.status is Status.MALFORMED and answer.detail.startswith("bad query name"):
+        if answer.status is Status.BAD_NAME:
             answer = Answer(answer.name, rdtype, Status.NXDOMAIN)  # no such name can exist
         empty = answer.status in (Status.NXDOMAIN, Status.NODATA)
         self.queries.append(Query(answer.name, rdtype, str(answer.status), term, void and empty))

@@ -179,3 +179,9 @@ def test_reverse_labels_follow_rfc_5782():
 ])
 def test_valid_name(name, ok):
     assert valid_name(name) is ok
+
+
+def test_a_name_that_cannot_exist_is_not_asked(nameserver):
+    answer = ask(nameserver, "a" * 64 + ".example.org")
+    assert answer.status is Status.BAD_NAME and not answer.answered
+    assert nameserver.log == []
