@@ -208,6 +208,10 @@ class Resolver:
         self.max_in_flight = min(max_in_flight, _socket_budget())
         self.queries = 0
         self._slots: asyncio.Semaphore | None = None
+        # One plugin run asks each question once: answers are kept, and a
+        # question already in flight is waited for rather than asked again.
+        self._answers: dict[tuple[str, str], Answer] = {}
+        self._asking: dict[tuple[str, str], asyncio.Task] = {}
 
     def run(self, work: Awaitable[T]) -> T:
         """Run a coroutine that makes queries; the synchronous entry point."""
@@ -215,6 +219,7 @@ class Resolver:
 
         async def main() -> T:
             self._slots = asyncio.Semaphore(self.max_in_flight)
+            self._asking = {}
             return await work
 
         return asyncio.run(main())
@@ -236,6 +241,18 @@ class Resolver:
         return list(await asyncio.gather(*(self.query(n, t) for n, t in questions)))
 
     async def query(self, name: str, rdtype: str) -> Answer:
+        import asyncio
+
+        key = (absolute(name).lower(), rdtype.upper())
+        if key in self._answers:
+            return self._answers[key]
+        if key not in self._asking:
+            self._asking[key] = asyncio.ensure_future(self._ask(name, rdtype))
+        answer = await asyncio.shield(self._asking[key])
+        self._answers[key] = answer
+        return answer
+
+    async def _ask(self, name: str, rdtype: str) -> Answer:
         import dns.asyncquery
         import dns.exception
         import dns.message
@@ -248,7 +265,7 @@ class Resolver:
             request = dns.message.make_query(dns.name.from_text(qname), rdtype)
         except (dns.exception.DNSException, ValueError) as exc:
             return Answer(qname, rdtype, Status.BAD_NAME, detail=str(exc))
-        assert self._slots is not None, "query() runs inside Resolver.run()"
+        assert self._slots is not None, "queries run inside Resolver.run()"
         started = time.monotonic()
         outcome = Answer(qname, rdtype, Status.TIMEOUT, detail="no time left to ask")
         async with self._slots:

@@ -185,3 +185,12 @@ def test_a_name_that_cannot_exist_is_not_asked(nameserver):
     answer = ask(nameserver, "a" * 64 + ".example.org")
     assert answer.status is Status.BAD_NAME and not answer.answered
     assert nameserver.log == []
+
+
+def test_each_question_is_asked_once_per_run(nameserver):
+    nameserver.add("mail.example.org", "A", "192.0.2.1")
+    r = resolver(nameserver)
+    first = r.resolve([("mail.example.org", "A"), ("MAIL.example.org.", "A")])
+    again = r.resolve([("mail.example.org", "A")])
+    assert first[0] == first[1] == again[0]
+    assert [q.name for q in nameserver.log] == ["mail.example.org."]
