@@ -108,7 +108,7 @@ class _Connection:
                 raise ProbeError(f"timed out waiting for the {waiting_for}") from None
             except ValueError:  # the StreamReader limit: no newline within MAX_LINE
                 raise ProbeError(f"overlong line in the {waiting_for}") from None
-            except (ConnectionError, OSError) as exc:
+            except OSError as exc:
                 raise ProbeError(f"connection lost during the {waiting_for}: "
                                  f"{_os_error(exc)}") from None
             if not raw.endswith(b"\n"):
@@ -139,7 +139,7 @@ class _Connection:
             await asyncio.wait_for(self.writer.drain(), max(self.deadline.remaining(), 0.001))
         except asyncio.TimeoutError:
             raise ProbeError(f"timed out sending {verb}") from None
-        except (ConnectionError, OSError) as exc:
+        except OSError as exc:
             raise ProbeError(f"connection lost sending {verb}: {_os_error(exc)}") from None
         reply = await self.reply(f"reply to {verb}")
         self.log.append(Exchange(command, reply))
