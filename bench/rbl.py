@@ -11,14 +11,14 @@ peak memory of check_rbl, and the cost of --version and --help.
 from __future__ import annotations
 
 import argparse
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from measure import measure
 
 from check_mail.simulation.dnsserver import ScriptedNameserver
 
@@ -29,19 +29,6 @@ def plugin() -> str:
     if not found:
         sys.exit("check_rbl is not installed: pip install .")
     return found
-
-
-def timed(argv: list[str], runs: int) -> tuple[list[float], int, str]:
-    """Wall times of the runs, the peak RSS of the largest run (KiB), and the last output."""
-    times, peak, out = [], 0, ""
-    for _ in range(runs):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        start = time.perf_counter()
-        proc = subprocess.run(argv, capture_output=True, text=True)
-        times.append(time.perf_counter() - start)
-        peak = max(peak, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before)
-        out = proc.stdout.splitlines()[0] if proc.stdout else proc.stderr
-    return times, peak, out
 
 
 def show(label: str, times: list[float]) -> None:
@@ -64,18 +51,20 @@ def main() -> None:
                                  for i in range(args.zones)))
         with ScriptedNameserver(delay=args.delay) as dns:
             argv = [exe, "-H", "192.0.2.25", "--zones-file", str(zones), "-n", dns.address]
-            subprocess.run(argv, capture_output=True)  # warm the page cache
-            times, peak, out = timed(argv, args.runs)
+            first = subprocess.run(argv, capture_output=True, text=True)  # warms the cache
+            times, peak = measure(argv, args.runs)
             queries = len(dns.log)
+    out = first.stdout.splitlines()[0] if first.stdout else first.stderr
 
     print(f"check_rbl: {args.zones} zones, each answering after {args.delay * 1000:.0f} ms, "
           f"one address ({queries // (args.runs + 1)} queries a run)")
     print(f"  output: {out}")
     show("check_rbl -H (whole process)", times)
-    print(f"{'peak memory (max RSS)':<34} {peak / 1024:.1f} MiB")
-    show("check_rbl --version", timed([exe, "--version"], args.runs)[0])
-    show("check_rbl --help", timed([exe, "--help"], args.runs)[0])
-    show("python3 -c pass (floor)", timed([sys.executable, "-c", "pass"], args.runs)[0])
+    if peak:
+        print(f"{'peak memory (max RSS)':<34} {peak:.1f} MiB")
+    show("check_rbl --version", measure([exe, "--version"], args.runs)[0])
+    show("check_rbl --help", measure([exe, "--help"], args.runs)[0])
+    show("python3 -c pass (floor)", measure([sys.executable, "-c", "pass"], args.runs)[0])
 
 
 if __name__ == "__main__":

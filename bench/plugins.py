@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Time every plugin as a monitoring server runs it, against the simulated domain.
+
+    python bench/plugins.py [--runs 10]
+
+Starts the demo's scripted nameserver and SMTP server on loopback and prints,
+for each plugin, the wall time of the whole process (median and max), its peak
+memory (with GNU time installed), and the cost of --version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from measure import measure
+
+from check_mail.demo import plugin_path
+from check_mail.simulation import maildomain as sim
+from check_mail.simulation.dnsserver import ScriptedNameserver
+from check_mail.simulation.smtpserver import ScriptedSmtpServer
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=10)
+    args = parser.parse_args()
+    with ScriptedNameserver() as dns, ScriptedSmtpServer(sim.smtp_behaviour()) as mta, \
+            tempfile.TemporaryDirectory() as tmp:
+        sim.populate(dns)
+        mail = Path(tmp) / "signed.eml"
+        mail.write_bytes(sim.signed_message())
+        ns, port = ["-n", dns.address], ["-p", str(mta.port)]
+        cases = {
+            "check_rbl": ["-H", sim.CLEAN_HOST, *ns],
+            "check_ptr": ["-H", sim.SMTP_HOST, "--smtp", *port, *ns],
+            "check_postmaster": ["-D", sim.DOMAIN, *port, *ns],
+            "check_spf": ["-D", sim.DOMAIN, "--ip", sim.LISTED_ADDRESS, *ns],
+            "check_dkim": ["-D", sim.DOMAIN, "-s", "rsa2026", "-s", "ed2026", "--message",
+                           str(mail), *ns],
+        }
+        print(f"{'plugin':<18}{'median':>10}{'max':>10}{'--version':>12}   (ms over "
+              f"{args.runs} runs; peak RSS of one run)")
+        for name, plugin_args in cases.items():
+            exe = plugin_path(name)
+            subprocess.run([exe, *plugin_args], capture_output=True)  # warm the page cache
+            times, peak = measure([exe, *plugin_args], args.runs)
+            version, _ = measure([exe, "--version"], args.runs)
+            print(f"{name:<18}{statistics.median(times) * 1000:>10.1f}"
+                  f"{max(times) * 1000:>10.1f}{statistics.median(version) * 1000:>12.1f}"
+                  + (f"   peak {peak:.1f} MiB" if peak else ""))
+    floor, _ = measure([sys.executable, "-c", "pass"], args.runs)
+    print(f"python3 -c pass: {statistics.median(floor) * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
