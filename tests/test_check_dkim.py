@@ -104,11 +104,17 @@ def test_a_private_key_readable_by_others_warns(dns, keyfiles):
                                 "group or others (mode 0644)")
 
 
-def test_signed_mail_verifies(dns, tmp_path):
+def signed_by_s2025(tmp_path, algorithm: str, canonicalization: str):
+    """Mail signed by dkimpy with the s2025 key, and the file it is saved in."""
     signed = dkimkeys.dkimpy_sign(dkimkeys.MESSAGE, "s2025", "example.org",
-                                  dkimkeys.rsa_key(2048), "rsa-sha256", "relaxed/relaxed")
+                                  dkimkeys.rsa_key(2048), algorithm, canonicalization)
     path = tmp_path / "signed.eml"
     path.write_bytes(signed)
+    return signed, path
+
+
+def test_signed_mail_verifies(dns, tmp_path):
+    signed, path = signed_by_s2025(tmp_path, "rsa-sha256", "relaxed/relaxed")
     run = dkim(dns, "--message", str(path), "-v")
     assert run.returncode == 0
     assert run.lines[:2] == [
@@ -122,10 +128,7 @@ def test_signed_mail_verifies(dns, tmp_path):
 
 
 def test_weak_sha1_signatures_warn(dns, tmp_path):
-    signed = dkimkeys.dkimpy_sign(dkimkeys.MESSAGE, "s2025", "example.org",
-                                  dkimkeys.rsa_key(2048), "rsa-sha1", "simple/simple")
-    path = tmp_path / "sha1.eml"
-    path.write_bytes(signed)
+    _, path = signed_by_s2025(tmp_path, "rsa-sha1", "simple/simple")
     run = dkim(dns, "--message", str(path))
     assert run.returncode == 1
     assert run.first.startswith("DKIM WARNING - signature d=example.org s=s2025: passes, but "
