@@ -227,7 +227,7 @@ class Branch:
 
     domain: str
     via: str  # "", "include" or "redirect"
-    record: str = ""
+    record: Record | None = None  # the parsed record, once it parsed
     lookups: int = 0  # DNS-querying terms of this record, and the include/redirect to it
     voids: int = 0
     result: str = ""
@@ -345,12 +345,12 @@ class _Evaluation:
             return None
         if len(texts) > 1:
             raise _Done(PERMERROR, f"{domain.rstrip('.')} has {len(texts)} SPF records")
-        branch.record = texts[0]
         try:
-            return parse(texts[0])
+            branch.record = parse(texts[0])
         except SpfError as exc:
             where = f" in {exc.term!r}" if exc.term else ""
             raise _Done(PERMERROR, f"{exc}{where} ({domain.rstrip('.')})") from None
+        return branch.record
 
     async def check_host(self, domain: str, branch: Branch) -> Decision:
         """The result for one domain, per RFC 7208 4, and what decided it."""
@@ -634,20 +634,16 @@ class Audit:
 
     @property
     def record(self) -> Record | None:
-        if len(self.records) != 1 or self.syntax:
-            return None
-        return parse(self.records[0])
+        """The one record, parsed; None when there is none, several, or it is broken."""
+        return self.walk.tree.record if self.walk else None
 
     @property
     def ending(self) -> str:
         """The ending that applies, following redirects: "-all", "~all", "?all",
         "+all", or "" when a sender matching nothing gets neutral."""
         branch = self.walk.tree if self.walk else None
-        while branch is not None and branch.record:
-            try:
-                ending = parse(branch.record).ending
-            except SpfError:
-                return ""
+        while branch is not None and branch.record is not None:
+            ending = branch.record.ending
             if not ending.startswith("redirect="):
                 return ending
             branch = next((c for c in branch.children if c.via == "redirect"), None)
@@ -655,15 +651,9 @@ class Audit:
 
     def terms(self, name: str) -> list[tuple[str, str]]:
         """(domain, term) for every mechanism called ``name`` anywhere in the tree."""
-        found = []
-        for _, branch in self.walk.tree.walk() if self.walk else ():
-            try:
-                record = parse(branch.record) if branch.record else None
-            except SpfError:
-                continue
-            found += [(branch.domain.rstrip("."), m.text)
-                      for m in (record.mechanisms if record else ()) if m.name == name]
-        return found
+        return [(branch.domain.rstrip("."), m.text)
+                for _, branch in (self.walk.tree.walk() if self.walk else ())
+                for m in (branch.record.mechanisms if branch.record else ()) if m.name == name]
 
     @property
     def missing_includes(self) -> list[str]:
