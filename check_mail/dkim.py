@@ -17,10 +17,21 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from check_mail.dns import Answer, Resolver, Status
+from check_mail.outcome import Word
 
-PASS, FAIL, PERMERROR, TEMPERROR = "pass", "fail", "permerror", "temperror"
+
+class Verdict(Word):
+    """What became of one signature (RFC 6376 section 6.1, in RFC 8601's words)."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    PERMERROR = "permerror"
+    TEMPERROR = "temperror"
+
+
 ALGORITHMS = {"rsa-sha256": ("rsa", "sha256"), "rsa-sha1": ("rsa", "sha1"),
               "ed25519-sha256": ("ed25519", "sha256")}
 FUTURE_SLACK = 300  # seconds a signer's clock may run ahead
@@ -78,7 +89,7 @@ class KeyRecord:
     key_type: str  # "rsa" or "ed25519"
     hashes: tuple[str, ...] | None  # h=; None allows every hash
     flags: frozenset[str]  # t=: "y" testing, "s" strict
-    public_key: object | None  # a cryptography public key; None when revoked
+    public_key: Any  # a cryptography public key; None when revoked
 
     @property
     def revoked(self) -> bool:
@@ -188,12 +199,7 @@ async def lookup_key(resolver: Resolver, selector: str, domain: str) -> KeyLooku
 
 def lookup_keys(resolver: Resolver, domain: str, selectors: Sequence[str]) -> list[KeyLookup]:
     """Every selector's key record, fetched at once."""
-    import asyncio
-
-    async def run() -> list[KeyLookup]:
-        return list(await asyncio.gather(*(lookup_key(resolver, s, domain) for s in selectors)))
-
-    return resolver.run(run())
+    return resolver.run_all(lookup_key(resolver, s, domain) for s in selectors)
 
 
 # -- messages ---------------------------------------------------------------
@@ -213,13 +219,13 @@ def parse_message(data: bytes) -> Message:
     headers: list[tuple[str, bytes]] = []
     for line in head.split(b"\r\n") if head else []:
         if line[:1] in (b" ", b"\t") and headers:
-            name, field = headers[-1]
-            headers[-1] = (name, field + line + b"\r\n")
+            last, field = headers[-1]
+            headers[-1] = (last, field + line + b"\r\n")
             continue
-        name, colon, _ = line.partition(b":")
+        raw_name, colon, _ = line.partition(b":")
         if not colon:
             raise DkimError(f"malformed header line {line[:30]!r}")
-        headers.append((name.decode("ascii", "replace").strip(), line + b"\r\n"))
+        headers.append((raw_name.decode("ascii", "replace").strip(), line + b"\r\n"))
     return Message(headers, body)
 
 
@@ -247,7 +253,7 @@ class SignatureCheck:
     selector: str = ""
     algorithm: str = ""
     canonicalization: str = ""
-    verdict: str = PERMERROR
+    verdict: Verdict = Verdict.PERMERROR
     reason: str = ""
     key: KeyRecord | None = None
     tags: dict[str, str] = field(default_factory=dict)
@@ -270,9 +276,9 @@ def signed_data(message: Message, index: int, tags: dict[str, str],
                 data += _relaxed_header(raw) if header_relaxed else raw
                 break
     own = message.headers[index][1]
-    name, _, value = own.partition(b":")
+    own_name, _, value = own.partition(b":")
     value = re.sub(rb"(^|;)([ \t\r\n]*b[ \t\r\n]*=)[^;]*", rb"\1\2", value, count=1)
-    own = name + b":" + value
+    own = own_name + b":" + value
     own = _relaxed_header(own) if header_relaxed else own
     return data + own[:-2] if own.endswith(b"\r\n") else data + own
 
@@ -304,7 +310,7 @@ async def verify_signature(resolver: Resolver, message: Message, index: int,
     header_c, _, body_c = check.canonicalization.lower().partition("/")
     found = await lookup_key(resolver, check.selector, check.domain)
     if found.record is None:
-        check.verdict = TEMPERROR if not found.answer.answered else PERMERROR
+        check.verdict = Verdict.TEMPERROR if not found.answer.answered else Verdict.PERMERROR
         check.reason = f"key {found.name.rstrip('.')}: {found.error}"
         return check
     key = check.key = found.record
@@ -321,7 +327,7 @@ async def verify_signature(resolver: Resolver, message: Message, index: int,
         body = body[:int(tags["l"])]
     if base64.b64encode(hashlib.new(hash_name, body).digest()).decode() != re.sub(
             r"[ \t\r\n]", "", tags["bh"]):
-        check.verdict, check.reason = FAIL, "body hash mismatch"
+        check.verdict, check.reason = Verdict.FAIL, "body hash mismatch"
         return check
     data = signed_data(message, index, tags, header_c == "relaxed")
     try:
@@ -330,9 +336,9 @@ async def verify_signature(resolver: Resolver, message: Message, index: int,
         check.reason = str(exc)
         return check
     if _valid(key, hash_name, signature, data):
-        check.verdict, check.reason = PASS, ""
+        check.verdict, check.reason = Verdict.PASS, ""
     else:
-        check.verdict, check.reason = FAIL, "signature mismatch"
+        check.verdict, check.reason = Verdict.FAIL, "signature mismatch"
     return check
 
 
@@ -399,14 +405,7 @@ def _valid(key: KeyRecord, hash_name: str, signature: bytes, data: bytes) -> boo
 
 def verify(resolver: Resolver, data: bytes, now: float | None = None) -> list[SignatureCheck]:
     """Verify every DKIM-Signature of a message, all keys fetched at once."""
-    import asyncio
-
     message = parse_message(data)
     indexes = [i for i, (name, _) in enumerate(message.headers)
                if name.lower() == "dkim-signature"]
-
-    async def run() -> list[SignatureCheck]:
-        return list(await asyncio.gather(*(verify_signature(resolver, message, i, now)
-                                           for i in indexes)))
-
-    return resolver.run(run())
+    return resolver.run_all(verify_signature(resolver, message, i, now) for i in indexes)

@@ -11,7 +11,6 @@ only when the first query is made; ``--help`` and ``--version`` never pay.
 
 from __future__ import annotations
 
-import enum
 import ipaddress
 import os
 import struct
@@ -21,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TypeVar
 
 from check_mail.deadline import Deadline
+from check_mail.outcome import Word
 
 if TYPE_CHECKING:
     import asyncio
@@ -32,7 +32,7 @@ RESOLV_CONF = "/etc/resolv.conf"
 ATTEMPTS_PER_SERVER = 2
 
 
-class Status(str, enum.Enum):
+class Status(Word):
     """How a query ended. Only ANSWER, NXDOMAIN and NODATA are answers."""
 
     ANSWER = "answer"
@@ -44,9 +44,6 @@ class Status(str, enum.Enum):
     MALFORMED = "malformed"
     UNREACHABLE = "unreachable"
     BAD_NAME = "bad name"  # not asked: no such name can exist (a label over 63 octets...)
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True)
@@ -88,6 +85,29 @@ class Answer:
         if self.detail:
             text += f" ({self.detail})"
         return text
+
+
+def failed_lookups(answers: Iterable[Answer], about: str = "") -> str:
+    """The one wording of failed lookups: "A mail.example.org SERVFAIL, ...".
+
+    The name is left out where it is ``about``, the name the sentence
+    already gives ("cannot resolve mail.example.org: A SERVFAIL").
+    """
+    about = absolute(about).lower() if about else ""
+    return ", ".join(
+        " ".join(part for part in (a.rdtype, "" if a.name.lower() == about
+                                   else a.name.rstrip("."), a.describe()) if part)
+        for a in answers)
+
+
+def family_name(family: int | None) -> str:
+    """"IPv4", "IPv6", or "" for both, as -4/-6 ask."""
+    return {4: "IPv4", 6: "IPv6"}.get(family or 0, "")
+
+
+def family_types(family: int | None) -> list[str]:
+    """The address record types to ask for -4, -6 or both."""
+    return [t for f, t in ((4, "A"), (6, "AAAA")) if family in (None, f)]
 
 
 def parse_nameserver(text: str) -> Nameserver:
@@ -159,6 +179,9 @@ def is_hostname(text: str) -> bool:
 
 
 def is_address(text: str) -> bool:
+    """An IPv4 or IPv6 address, without an IPv6 zone ("%eth0" names a link, not a host)."""
+    if "%" in text:
+        return False
     try:
         ipaddress.ip_address(text)
     except ValueError:
@@ -216,7 +239,8 @@ class Resolver:
         self._asking: dict[tuple[str, str], asyncio.Task] = {}
 
     def run(self, work: Awaitable[T]) -> T:
-        """Run a coroutine that makes queries; the synchronous entry point."""
+        """Run a coroutine that makes queries (or SMTP sessions); the synchronous
+        entry point, one event loop per call."""
         import asyncio
 
         async def main() -> T:
@@ -226,21 +250,29 @@ class Resolver:
 
         return asyncio.run(main())
 
+    def run_all(self, work: Iterable[Awaitable[T]]) -> list[T]:
+        """Run coroutines at once (gather, then run); results in the same order."""
+        import asyncio
+
+        async def every() -> list[T]:
+            return list(await asyncio.gather(*work))
+
+        return self.run(every())
+
     def resolve(self, questions: Iterable[tuple[str, str]]) -> list[Answer]:
         """Ask all questions at once; answers come back in the same order."""
-        return self.run(self.gather(questions))
+        return self.run_all(self.query(n, t) for n, t in questions)
 
     def addresses(self, host: str, family: int | None = None) -> HostAddresses:
         """All A and AAAA addresses of a host (or one family: 4 or 6)."""
-        types = [t for f, t in ((4, "A"), (6, "AAAA")) if family in (None, f)]
-        answers = self.resolve((host, t) for t in types)
-        found = tuple(r for a in answers if a.status is Status.ANSWER for r in a.records)
-        return HostAddresses(absolute(host), found, tuple(answers))
+        return self.run(self.host_addresses(host, family))
 
-    async def gather(self, questions: Iterable[tuple[str, str]]) -> list[Answer]:
+    async def host_addresses(self, host: str, family: int | None = None) -> HostAddresses:
         import asyncio
 
-        return list(await asyncio.gather(*(self.query(n, t) for n, t in questions)))
+        answers = await asyncio.gather(*(self.query(host, t) for t in family_types(family)))
+        found = tuple(r for a in answers if a.status is Status.ANSWER for r in a.records)
+        return HostAddresses(absolute(host), found, tuple(answers))
 
     async def query(self, name: str, rdtype: str) -> Answer:
         import asyncio

@@ -333,7 +333,7 @@ def _codes(text: str) -> tuple[Network, ...]:
 
 def _labels(text: str) -> list[tuple[Network, str]]:
     """``127.0.0.2 SBL, 127.0.0.4-127.0.0.7 XBL`` as (network, meaning) pairs."""
-    pairs = []
+    pairs: list[tuple[Network, str]] = []
     for part in filter(None, (p.strip() for p in text.split(","))):
         codes, _, meaning = part.partition(" ")
         pairs.extend((net, meaning.strip()) for net in _codes(codes))

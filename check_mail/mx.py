@@ -3,13 +3,26 @@
 The MX records in order of preference; with none, the domain itself is the
 implicit MX; a null MX (a single ``0 .``, RFC 7505) says the domain accepts
 no mail at all. Every exchanger's A and AAAA addresses are looked up at once.
+
+:func:`problems` is the one judgement of an MX set that every check walking
+MX uses: a failed lookup means we do not know (UNKNOWN, never OK), a domain
+that does not exist or an exchanger without address is critical, and what a
+null MX means is the caller's to say.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from check_mail.dns import Answer, Resolver, Status, absolute
+from check_mail.dns import (
+    Answer,
+    Resolver,
+    Status,
+    absolute,
+    failed_lookups,
+    family_name,
+)
+from check_mail.outcome import Finding, Level
 
 
 @dataclass(frozen=True)
@@ -50,32 +63,53 @@ class MailExchangers:
         return [(x.name, address) for x in self.exchangers for address in x.addresses]
 
 
-def lookup(resolver: Resolver, domain: str, family: int | None = None) -> MailExchangers:
+async def exchangers(resolver: Resolver, domain: str,
+                     family: int | None = None) -> MailExchangers:
     """The MX set of a domain and the addresses of every exchanger (one family with 4/6)."""
     import asyncio
 
-    types = [t for f, t in ((4, "A"), (6, "AAAA")) if family in (None, f)]
+    mx = await resolver.query(domain, "MX")
+    if mx.status is Status.ANSWER:
+        found = MailExchangers(absolute(domain), mx)
+        if found.null:
+            return found
+        targets = sorted({_parse(record) for record in mx.records})
+    elif mx.status is Status.NODATA:
+        targets = [(0, absolute(domain).lower())]
+    else:
+        return MailExchangers(absolute(domain), mx)
+    hosts = await asyncio.gather(*(resolver.host_addresses(name, family) for _, name in targets))
+    return MailExchangers(absolute(domain), mx, tuple(
+        Exchanger(name.rstrip("."), pref, host.answers)
+        for (pref, name), host in zip(targets, hosts)))
 
-    async def addresses(name: str) -> tuple[Answer, ...]:
-        return tuple(await asyncio.gather(*(resolver.query(name, t) for t in types)))
 
-    async def run() -> MailExchangers:
-        mx = await resolver.query(domain, "MX")
-        if mx.status is Status.ANSWER:
-            found = MailExchangers(absolute(domain), mx)
-            if found.null:
-                return found
-            targets = sorted({_parse(record) for record in mx.records})
-        elif mx.status is Status.NODATA:
-            targets = [(0, absolute(domain).lower())]
-        else:
-            return MailExchangers(absolute(domain), mx)
-        answers = await asyncio.gather(*(addresses(name) for _, name in targets))
-        exchangers = tuple(Exchanger(name.rstrip("."), pref, found)
-                           for (pref, name), found in zip(targets, answers))
-        return MailExchangers(absolute(domain), mx, exchangers)
+def lookup(resolver: Resolver, domain: str, family: int | None = None) -> MailExchangers:
+    """Synchronous :func:`exchangers`."""
+    return resolver.run(exchangers(resolver, domain, family))
 
-    return resolver.run(run())
+
+def problems(found: MailExchangers, family: int | None = None, *,
+             null_mx: Level = Level.CRITICAL) -> list[Finding]:
+    """What stands between the MX set and a check of its addresses.
+
+    ``null_mx`` is how bad a null MX is for the caller: a problem where the
+    domain should receive mail, a note where it only matters whether what
+    is published holds.
+    """
+    domain = found.domain.rstrip(".")
+    if found.failures:
+        return [Finding(Level.UNKNOWN, f"lookup failed: {failed_lookups(found.failures)}")]
+    if found.null:
+        return [Finding(null_mx, f"{domain} has a null MX (RFC 7505): it accepts no mail at all")]
+    if found.mx.status is Status.NXDOMAIN:
+        return [Finding(Level.CRITICAL, f"{domain} does not exist (NXDOMAIN)")]
+    bare = [x.name for x in found.exchangers if not x.addresses]
+    if bare:
+        what = "the domain itself" if found.implicit else "MX " + ", ".join(bare)
+        kind = family_name(family)
+        return [Finding(Level.CRITICAL, f"{what} has no {kind + ' ' if kind else ''}address")]
+    return []
 
 
 def _parse(record: str) -> tuple[int, str]:

@@ -1,28 +1,62 @@
-"""The scaffolding every check_* plugin stands on; the only library module that knows nagiosplugin.
+"""The scaffolding every check stands on; the only module that knows nagiosplugin.
 
-It gives each plugin the same common options, the Monitoring Plugins exit
-codes for ``--help``, ``--version`` and bad arguments (argparse alone would
-exit 0 and 2), one deadline derived from ``-t``, one UNKNOWN line for any
-failure (the traceback only at ``-vvv``), and perfdata without exponents.
+A check (``check_mail/checks/<name>.py``) is nagiosplugin's tutorial shape:
+a :class:`Resource` probes, contexts judge, a :class:`Summary` words. This
+module gives each check, once:
+
+- a :class:`Parser` with the common options (``-h -V -v -t``), the DNS
+  options, ``-H``, ``-D``, ``-4/-6``, ``-w/-c`` and the SMTP options, and
+  the option types that validate every value where it is parsed;
+- the Monitoring Plugins exit codes: ``--help``, ``--version`` and bad
+  arguments exit 3 (argparse alone would exit 0 and 2);
+- one deadline derived from ``-t``, and a backstop alarm behind it;
+- contexts that carry :class:`~check_mail.outcome.Finding` lists on their
+  results, so a finding is judged once and worded wherever it is shown;
+- the output: one status line, long output at ``-v``, perfdata without
+  exponents, and every line through the one sanitiser
+  (:func:`check_mail.text.printable`);
+- one UNKNOWN line for any failure, the traceback only at ``-vvv``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import os
+import re
 import signal
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import nagiosplugin
+from nagiosplugin import Check, Metric, Results
 
 from check_mail import __version__
 from check_mail.deadline import Deadline
+from check_mail.outcome import Finding, Level
+from check_mail.text import printable
+
+if TYPE_CHECKING:
+    from check_mail.dns import Nameserver, Resolver
+
+__all__ = ["Check", "Finding", "Level", "Metric", "Results"]
 
 UNKNOWN = 3
 DEFAULT_TIMEOUT = 10.0
+MAX_TIMEOUT = 3600.0  # -t beyond an hour is a typo, and overflows timers when huge
+STATUS_LIMIT = 1000  # characters of the status line; details belong in the long output
+LINE_LIMIT = 4000  # characters of one long-output line
+
+STATES = {Level.OK: nagiosplugin.Ok, Level.WARNING: nagiosplugin.Warn,
+          Level.CRITICAL: nagiosplugin.Critical, Level.UNKNOWN: nagiosplugin.Unknown}
+LEVELS = {int(state): level for level, state in STATES.items()}
+
+
+def level(state: nagiosplugin.state.ServiceState) -> Level:
+    return LEVELS[int(state)]
 
 
 class UsageError(Exception):
@@ -31,6 +65,128 @@ class UsageError(Exception):
 
 class PluginTimeout(Exception):
     pass
+
+
+# -- options -----------------------------------------------------------------
+
+
+def option_type(convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    """Let argparse show our own message for a bad value."""
+
+    def wrapper(text: str) -> Any:
+        try:
+            return convert(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    wrapper.__name__ = convert.__name__
+    return wrapper
+
+
+_DECIMAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\Z")
+_NUMBER = r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+_RANGE = re.compile(rf"@?(?:(?:~|{_NUMBER})?:)?(?:{_NUMBER})?\Z")
+
+
+def seconds(text: str) -> float:
+    """A duration: a plain decimal number above 0 (no exponent, no "1_0",
+    only ASCII digits), at most an hour."""
+    if not _DECIMAL.match(text) or not float(text) > 0:
+        raise ValueError(f"{text!r} must be a number greater than 0")
+    if float(text) > MAX_TIMEOUT:
+        raise ValueError(f"{text!r} is more than {MAX_TIMEOUT:g} seconds")
+    return float(text)
+
+
+def positive_int(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= 10**9:
+        raise ValueError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
+def port(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 65536:
+        raise ValueError(f"{text!r} is not a port (1-65535)")
+    return int(text)
+
+
+def threshold(text: str) -> nagiosplugin.Range:
+    """A range in the Monitoring Plugins syntax: 10, 10:, ~:10, 10:20, @10:20."""
+    if not _RANGE.match(text) or not any(c.isdigit() for c in text):
+        raise ValueError(f"{text!r} is not a valid range")
+    try:
+        return nagiosplugin.Range(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a valid range") from None
+
+
+def nameserver(text: str) -> Nameserver:
+    """``ADDR[:PORT]``; check_mail.dns is imported only when the option is given."""
+    from check_mail.dns import parse_nameserver
+
+    return parse_nameserver(text)
+
+
+def host(text: str) -> str:
+    """An IP address or a hostname (-H)."""
+    from check_mail.dns import is_address, is_hostname
+
+    if not is_address(text) and not is_hostname(text):
+        raise ValueError(f"{text!r} is neither an IP address nor a hostname")
+    return text
+
+
+def ip_address(text: str) -> str:
+    from check_mail.dns import is_address
+
+    if not is_address(text):
+        raise ValueError(f"{text!r} is not an IP address")
+    return text
+
+
+def hostname(text: str) -> str:
+    """A hostname, as given (--expect)."""
+    from check_mail.dns import is_hostname
+
+    if not is_hostname(text):
+        raise ValueError(f"{text!r} is not a hostname")
+    return text
+
+
+def domain(text: str) -> str:
+    """A domain name of at least two labels, lower case, without the final dot (-D)."""
+    from check_mail.dns import is_hostname
+
+    name = text.rstrip(".").lower()
+    if not is_hostname(text) or "." not in name:
+        raise ValueError(f"{text!r} is not a domain name")
+    return name
+
+
+def helo(text: str) -> str:
+    """What EHLO may say (RFC 5321 4.1.1.1): a domain or an address literal."""
+    from check_mail.smtp import valid_helo
+
+    if not valid_helo(text):
+        raise ValueError(f"{text!r} is neither a hostname nor an address literal "
+                         "such as [192.0.2.1] or [IPv6:2001:db8::1]")
+    return text
+
+
+def mail_address(text: str) -> str:
+    from check_mail.smtp import valid_address
+
+    if not valid_address(text):
+        raise ValueError(f"{text!r} is not a mail address")
+    return text
+
+
+def local_part(text: str) -> str:
+    from check_mail.smtp import valid_local_part
+
+    if not valid_local_part(text):
+        raise ValueError(f"{text!r} is not a valid local part")
+    return text
 
 
 class Parser(argparse.ArgumentParser):
@@ -47,7 +203,7 @@ class Parser(argparse.ArgumentParser):
                           version=f"{prog} (check-mail) {__version__}")
         self.add_argument("-v", "--verbose", action="count", default=0,
                           help="more output: -v lists details, -vvv adds tracebacks")
-        self.add_argument("-t", "--timeout", type=option_type(positive_float),
+        self.add_argument("-t", "--timeout", type=option_type(seconds),
                           default=DEFAULT_TIMEOUT, metavar="SECONDS",
                           help="finish within this many seconds (default %(default)g)")
 
@@ -57,8 +213,18 @@ class Parser(argparse.ArgumentParser):
         sys.exit(UNKNOWN)
 
     def error(self, message: str) -> NoReturn:
-        sys.stdout.write(f"{self.plugin_name} UNKNOWN - {message}\n{self.format_usage()}")
+        sys.stdout.write(f"{self.plugin_name} UNKNOWN - {printable(message, STATUS_LIMIT)}\n"
+                         f"{self.format_usage()}")
         sys.exit(UNKNOWN)
+
+    def add_host_option(self, help: str, required: bool = False) -> None:
+        self.add_argument("-H", "--host", required=required, type=option_type(host),
+                          metavar="HOST", help=help)
+
+    def add_domain_option(self, help: str, required: bool = True,
+                          flags: tuple[str, ...] = ("-D", "--domain")) -> None:
+        self.add_argument(*flags, dest="domain", required=required, type=option_type(domain),
+                          metavar="DOMAIN", help=help)
 
     def add_thresholds(self, what: str, warning: str, critical: str) -> None:
         self.add_argument("-w", "--warning", type=option_type(threshold), default=warning,
@@ -81,138 +247,186 @@ class Parser(argparse.ArgumentParser):
                            metavar="ADDR[:PORT]",
                            help="ask this resolver instead of the system's (repeatable; "
                                 "IPv6 as [::1]:5353)")
-        group.add_argument("--query-timeout", type=option_type(positive_float), default=3.0,
+        group.add_argument("--query-timeout", type=option_type(seconds), default=3.0,
                            metavar="SECONDS",
                            help="give up on one try of one query after this long "
                                 "(default %(default)g); -t bounds the whole run")
         group.add_argument("--workers", type=option_type(positive_int), default=workers,
                            metavar="N", help="queries in flight at once (default %(default)s)")
 
-
-def option_type(convert: Callable[[str], object]) -> Callable[[str], object]:
-    """Let argparse show our own message for a bad value."""
-
-    def wrapper(text: str) -> object:
-        try:
-            return convert(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    wrapper.__name__ = convert.__name__
-    return wrapper
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a number") from None
-    if not 0 < value < float("inf"):
-        raise ValueError(f"{text!r} must be greater than 0")
-    return value
+    def add_smtp_options(self, starttls: bool | None = None) -> argparse._ArgumentGroup:
+        """-p and --helo, and --starttls/--no-starttls with the given default
+        (None: the check never starts TLS). Returns the group for more options."""
+        group = self.add_argument_group("SMTP")
+        group.add_argument("-p", "--port", type=option_type(port), default=25,
+                           help="SMTP port (default %(default)s)")
+        group.add_argument("--helo", type=option_type(helo), metavar="NAME",
+                           help="the name to say EHLO with (default: this host's name if it "
+                                "is fully qualified, else an address literal)")
+        if starttls is not None:
+            group.add_argument("--starttls", action=argparse.BooleanOptionalAction,
+                               default=starttls,
+                               help="start TLS when the server offers it "
+                                    f"(default: {'yes' if starttls else 'no'})")
+        return group
 
 
-def positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise ValueError(f"{text!r} is not a positive whole number")
-    return int(text)
+# -- probing -----------------------------------------------------------------
 
 
-def nameserver(text: str):
-    """``ADDR[:PORT]``; check_mail.dns is imported only when the option is given."""
-    from check_mail.dns import parse_nameserver
+class Resource(nagiosplugin.Resource):
+    """What every check's probe has: the parsed options, the run's deadline,
+    and the DNS layer as the DNS options ask."""
 
-    return parse_nameserver(text)
+    def __init__(self, args: argparse.Namespace, deadline: Deadline) -> None:
+        self.args = args
+        self.deadline = deadline
 
+    @functools.cached_property
+    def resolver(self) -> Resolver:
+        from check_mail.dns import Resolver
 
-def port(text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise ValueError(f"{text!r} is not a port (1-65535)")
-    return int(text)
+        args = self.args
+        return Resolver(args.nameserver, deadline=self.deadline,
+                        query_timeout=args.query_timeout, max_in_flight=args.workers)
 
+    def host_addresses(self, host: str, family: int | None) -> list[str]:
+        """The addresses behind -H: the address itself, or every A and AAAA of a
+        hostname (one family with -4/-6). A failed lookup ends the check UNKNOWN."""
+        from check_mail.dns import Status, failed_lookups, family_name, is_address
 
-def threshold(text: str) -> nagiosplugin.Range:
-    """A range in the Monitoring Plugins syntax: 10, 10:, ~:10, 10:20, @10:20."""
-    try:
-        return nagiosplugin.Range(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a valid range") from None
+        if is_address(host):
+            from ipaddress import ip_address as parse
 
+            if family and parse(host).version != family:
+                raise UsageError(f"-H {host} is not an IPv{family} address")
+            return [host]
+        found = self.resolver.addresses(host, family)
+        if found.failures:
+            raise nagiosplugin.CheckError(
+                f"cannot resolve {host}: {failed_lookups(found.failures, about=host)}")
+        if all(a.status is Status.NXDOMAIN for a in found.answers):
+            raise nagiosplugin.CheckError(f"{host} does not exist (NXDOMAIN)")
+        if not found.addresses:
+            kind = family_name(family)
+            raise nagiosplugin.CheckError(f"{host} has no {kind + ' ' if kind else ''}address")
+        return list(found.addresses)
 
-def check_host(host: str, family: int | None) -> None:
-    """-H must be an IP address or a hostname, of the family -4/-6 asks for."""
-    from check_mail.dns import is_address, is_hostname
-
-    if is_address(host):
-        from ipaddress import ip_address
-
-        if family and ip_address(host).version != family:
-            raise UsageError(f"-H {host} is not an IPv{family} address")
-    elif not is_hostname(host):
-        raise UsageError(f"-H {host!r} is neither an IP address nor a hostname")
-
-
-def resolve_host(resolver, host: str, family: int | None) -> list[str]:
-    """The addresses behind -H: the address itself, or every A and AAAA of a
-    hostname (one family with -4/-6). A failed lookup ends the check UNKNOWN."""
-    from check_mail.dns import Status, is_address
-
-    if is_address(host):
-        return [host]
-    found = resolver.addresses(host, family)
-    if found.failures:
-        failed = ", ".join(f"{a.rdtype} {a.describe()}" for a in found.failures)
-        raise nagiosplugin.CheckError(f"cannot resolve {host}: {failed}")
-    if all(a.status is Status.NXDOMAIN for a in found.answers):
-        raise nagiosplugin.CheckError(f"{host} does not exist (NXDOMAIN)")
-    if not found.addresses:
-        kind = {4: "IPv4 ", 6: "IPv6 "}.get(family or 0, "")
-        raise nagiosplugin.CheckError(f"{host} has no {kind}address")
-    return list(found.addresses)
+    def elapsed(self) -> Metric:
+        """The run time so far, in seconds, for the ``time`` perfdata (context "time")."""
+        return Metric("time", round(self.deadline.elapsed(), 3), "s", min=0, context="time")
 
 
-def resolver(args: argparse.Namespace, deadline: Deadline):
-    """The DNS layer as the common DNS options (-n, --query-timeout, --workers) ask."""
-    from check_mail.dns import Resolver
-
-    return Resolver(args.nameserver, deadline=deadline, query_timeout=args.query_timeout,
-                    max_in_flight=args.workers)
+# -- judging -----------------------------------------------------------------
 
 
-Finding = tuple  # (nagiosplugin state, text)
+class Judged(nagiosplugin.Result):
+    """A result that carries the findings it was judged from (nagiosplugin's
+    ``result_cls`` hook), so the summary words them without judging again."""
+
+    findings: tuple[Finding, ...]
+
+    def __new__(cls, state: nagiosplugin.state.ServiceState, hint: str | None = None,
+                metric: Metric | None = None,
+                findings: Iterable[Finding] | None = None) -> Judged:
+        self = super().__new__(cls, state, hint, metric)
+        if findings is None:
+            findings = [] if state == nagiosplugin.Ok else [Finding(level(state), str(self))]
+        self.findings = tuple(findings)
+        return self
+
+
+def findings_of(result: nagiosplugin.Result) -> tuple[Finding, ...]:
+    """A result's findings; nagiosplugin's own results (a CheckError) have one."""
+    if isinstance(result, Judged):
+        return result.findings
+    return (Finding(level(result.state), str(result)),)
 
 
 class Findings(nagiosplugin.Context):
-    """Judges one thing (an address, a selector) by a list of (state, text)
-    findings from ``judge``; the worst sets the state, none means OK."""
+    """One thing (an address, a selector) judged by its findings, which the
+    probe found and the metric carries: the worst sets the state, none means
+    OK. The result carries them on, for the Summary to word."""
 
-    def __init__(self, name: str, judge: Callable[[object], list[Finding]]) -> None:
-        super().__init__(name)
-        self.judge = judge
+    def __init__(self, name: str) -> None:
+        super().__init__(name, result_cls=Judged)
 
-    def evaluate(self, metric, resource):  # type: ignore[override]
-        found = self.judge(metric.value)
-        if not found:
-            return nagiosplugin.Result(nagiosplugin.Ok, metric=metric)
-        worst = max(state for state, _ in found)
-        return nagiosplugin.Result(worst, "; ".join(t for s, t in found if s == worst), metric)
+    def evaluate(self, metric: Metric, resource: object) -> Judged:
+        from check_mail.outcome import worst
+
+        found = list(metric.value)
+        return Judged(STATES[worst(found)], metric=metric, findings=found)
 
 
-def problem_line(results: nagiosplugin.Results,
-                 describe: Callable[[nagiosplugin.Result], str] | None = None) -> str:
-    """A status line for a problem: the first of the worst findings, and how many
-    more there are; the long output (-v) lists them all. ``describe`` words the
-    results of other contexts (thresholds); by default their hint is used."""
-    state = results.most_significant_state
-    problems = []
-    for r in results.most_significant:
-        context = r.metric.contextobj if r.metric else None
-        if isinstance(context, Findings):
-            problems += [text for s, text in context.judge(r.metric.value) if s == state]
-        else:
-            problems.append((describe(r) if describe else "") or r.hint or str(r))
-    more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
-    return problems[0] + more if problems else ""
+def _performance(metric: Metric, warning: object = "", critical: object = "",
+                 ) -> nagiosplugin.Performance:
+    def bound(value: float | None) -> str:
+        return "" if value is None else number(value)
+
+    return nagiosplugin.Performance(metric.name, number(metric.value), metric.uom or "",
+                                    warning or "", critical or "", bound(metric.min),
+                                    bound(metric.max))
+
+
+class Threshold(nagiosplugin.ScalarContext):
+    """A value judged by -w/-c ranges.
+
+    ``fmt_metric(metric, context)`` words the finding when the value is out
+    of range; it may quote ``context.violation(metric)``. Without it the
+    finding reads "name is value (outside range ...)".
+    """
+
+    def __init__(self, name: str, warning: object = None, critical: object = None,
+                 fmt_metric: Callable[[Metric, Threshold], str] | None = None) -> None:
+        super().__init__(name, warning, critical, result_cls=Judged,
+                         **({"fmt_metric": fmt_metric} if fmt_metric else {}))
+        self.own_wording = fmt_metric is not None
+
+    def violation(self, metric: Metric) -> str:
+        """Why the value is out of range, e.g. "outside range 8"."""
+        for rng in (self.critical, self.warning):
+            if not rng.match(metric.value):
+                return str(rng.violation)
+        return ""
+
+    def evaluate(self, metric: Metric, resource: object) -> Judged:
+        result = super().evaluate(metric, resource)
+        if self.own_wording:  # the wording says it all; no "(outside range ...)" appended
+            return Judged(result.state, None, metric)
+        return Judged(result.state, result.hint, metric)
+
+    def performance(self, metric: Metric, resource: object) -> nagiosplugin.Performance:
+        return _performance(metric, self.warning, self.critical)
+
+
+class Limit(nagiosplugin.Context):
+    """A count of failures outside its range makes the result UNKNOWN rather
+    than a problem of the checked server: too many failed queries mean we do
+    not know. Without a range, fewer than half of the metric's max may fail."""
+
+    def __init__(self, name: str, limit: nagiosplugin.Range | None, hint: str) -> None:
+        super().__init__(name, result_cls=Judged)
+        self.limit = limit
+        self.hint = hint
+
+    def _range(self, metric: Metric) -> nagiosplugin.Range:
+        return self.limit or nagiosplugin.Range(f"~:{max(0, (metric.max or 0) - 1) // 2}")
+
+    def evaluate(self, metric: Metric, resource: object) -> Judged:
+        if self._range(metric).match(metric.value):
+            return Judged(nagiosplugin.Ok, metric=metric)
+        return Judged(nagiosplugin.Unknown, self.hint, metric,
+                      [Finding(Level.UNKNOWN, self.hint)])
+
+    def performance(self, metric: Metric, resource: object) -> nagiosplugin.Performance:
+        return _performance(metric, critical=self._range(metric))
+
+
+class Measure(nagiosplugin.Context):
+    """A value reported in perfdata only, such as the run time."""
+
+    def performance(self, metric: Metric, resource: object) -> nagiosplugin.Performance:
+        return _performance(metric)
 
 
 def number(value: float) -> str:
@@ -225,63 +439,53 @@ def number(value: float) -> str:
     return text if text not in ("", "-0") else "0"
 
 
-def _performance(metric: nagiosplugin.Metric, warning: object = "", critical: object = "",
-                 ) -> nagiosplugin.Performance:
-    def bound(value: float | None) -> str:
-        return "" if value is None else number(value)
-
-    return nagiosplugin.Performance(metric.name, number(metric.value), metric.uom or "",
-                                    warning or "", critical or "", bound(metric.min),
-                                    bound(metric.max))
+# -- wording -----------------------------------------------------------------
 
 
-class Threshold(nagiosplugin.ScalarContext):
-    """A value judged by -w/-c ranges."""
+class Summary(nagiosplugin.Summary):
+    """The wording of a check: ``ok()`` for the OK line, ``problem()`` (by
+    default the first of the worst findings), ``verbose()`` for -v."""
 
-    def performance(self, metric, resource):  # type: ignore[override]
-        return _performance(metric, self.warning, self.critical)
+    def __init__(self, resource: Any) -> None:
+        self.resource = resource
 
+    def problem(self, results: Results) -> str:
+        return problem_line(results)
 
-class Limit(nagiosplugin.Context):
-    """A count of failures outside its range makes the result UNKNOWN rather
-    than a problem of the checked server: too many failed queries mean we do
-    not know. Without a range, fewer than half of the metric's max may fail."""
-
-    def __init__(self, name: str, limit: nagiosplugin.Range | None, hint: str) -> None:
-        super().__init__(name)
-        self.limit = limit
-        self.hint = hint
-
-    def _range(self, metric: nagiosplugin.Metric) -> nagiosplugin.Range:
-        return self.limit or nagiosplugin.Range(f"~:{max(0, (metric.max or 0) - 1) // 2}")
-
-    def evaluate(self, metric, resource):  # type: ignore[override]
-        if self._range(metric).match(metric.value):
-            return nagiosplugin.Result(nagiosplugin.Ok, metric=metric)
-        return nagiosplugin.Result(nagiosplugin.Unknown, self.hint, metric)
-
-    def performance(self, metric, resource):  # type: ignore[override]
-        return _performance(metric, critical=self._range(metric))
+    def verbose(self, results: Results) -> list[str]:
+        return []
 
 
-class Measure(nagiosplugin.Context):
-    """A value reported in perfdata only, such as the run time."""
-
-    def performance(self, metric, resource):  # type: ignore[override]
-        return _performance(metric)
-
-
-def elapsed(deadline: Deadline) -> nagiosplugin.Metric:
-    """The run time so far, in seconds, for the ``time`` perfdata (context "time")."""
-    return nagiosplugin.Metric("time", round(deadline.elapsed(), 3), "s", min=0, context="time")
+def problem_line(results: Results) -> str:
+    """A status line for a problem: the first of the worst findings, and how many
+    more there are; the long output (-v) lists them all."""
+    state = level(results.most_significant_state)
+    problems = [f.text for r in results.most_significant for f in findings_of(r)
+                if f.level is state]
+    more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+    return problems[0] + more if problems else ""
 
 
-BuildCheck = Callable[[argparse.Namespace, Deadline], nagiosplugin.Check]
+def finding_lines(results: Results) -> list[str]:
+    """Every finding that is not OK, as "warning: text", for the long output."""
+    return [f"{f.level}: {f.text}" for r in results for f in findings_of(r)
+            if f.level is not Level.OK]
 
 
-def run(parser: Parser, build: BuildCheck, argv: list[str] | None = None) -> NoReturn:
-    """Parse, check and print, always within ``-t``, always with a plugin exit code."""
-    args = parser.parse_args(argv)
+# -- running -----------------------------------------------------------------
+
+BuildCheck = Callable[[argparse.Namespace, Deadline], Check]
+
+
+def run(parser: Parser, build: BuildCheck, argv: list[str] | None = None) -> int:
+    """Parse, check and print, always within ``-t``; return the plugin exit code.
+
+    Nothing escapes: a bad argument, a failure or a timeout is one UNKNOWN line.
+    """
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit:  # --help, --version or a bad argument: already printed
+        return UNKNOWN
     name = parser.plugin_name
     # Keep back time to word and print the result (and for the interpreter's
     # start, which happened before this clock began).
@@ -289,24 +493,50 @@ def run(parser: Parser, build: BuildCheck, argv: list[str] | None = None) -> NoR
     try:
         with _backstop(args.timeout):
             check = build(args, deadline)
-            check.name = name
-            check.main(verbose=args.verbose, timeout=0)
+            check()
+            text, code = _output(name, check, args.verbose), check.exitcode
     except UsageError as exc:
-        _unknown(name, str(exc))
+        text, code = _unknown(name, str(exc)), UNKNOWN
     except PluginTimeout:
-        _unknown(name, f"plugin timed out after {number(args.timeout)} s")
+        text, code = _unknown(name, f"plugin timed out after {number(args.timeout)} s"), UNKNOWN
     except Exception as exc:
         tb = traceback.format_exc() if args.verbose >= 3 else ""
         hint = "" if tb else " (-vvv shows the traceback)"
-        _unknown(name, f"internal error: {type(exc).__name__}: {exc}{hint}", tb)
-    sys.exit(UNKNOWN)  # not reached: check.main() exits
-
-
-def _unknown(name: str, message: str, details: str = "") -> NoReturn:
-    first = " ".join(message.split())  # one line, whatever the message held
-    sys.stdout.write(f"{name} UNKNOWN - {first}\n{details}")
+        text = _unknown(name, f"internal error: {type(exc).__name__}: {exc}{hint}") + tb
+        code = UNKNOWN
+    sys.stdout.write(text)
     sys.stdout.flush()
-    sys.exit(UNKNOWN)
+    return code
+
+
+def main(parser: Parser, build: BuildCheck, argv: list[str] | None = None) -> NoReturn:
+    """The executable's entry: run, then leave at once. The work is done and
+    printed; the interpreter's teardown would only cost time."""
+    code = run(parser, build, argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _output(name: str, check: Check, verbose: int) -> str:
+    """Nagios' format: the status line; at -v the long output, then the perfdata
+    on a line of its own; at -v0 the perfdata on the status line."""
+    summary = check.summary_str.strip()
+    status = printable(f"{name} {str(check.state).upper()}"
+                       + (f" - {summary}" if summary else ""), STATUS_LIMIT)
+    perfdata = " ".join(check.perfdata)
+    if not verbose:
+        return f"{status} | {perfdata}\n" if perfdata else f"{status}\n"
+    details = check.verbose_str
+    lines = details.splitlines() if isinstance(details, str) else list(details)
+    out = [status, *(printable(line, LINE_LIMIT) for line in lines)]
+    if perfdata:
+        out.append(f"| {perfdata}")
+    return "\n".join(out) + "\n"
+
+
+def _unknown(name: str, message: str) -> str:
+    return f"{name} UNKNOWN - {printable(' '.join(message.split()), STATUS_LIMIT)}\n"
 
 
 @contextmanager

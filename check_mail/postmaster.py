@@ -10,17 +10,24 @@ inside the deadline.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from check_mail.deadline import Deadline
+from check_mail.outcome import Word
 from check_mail.smtp import Reply, Session, probe
 
 ROLE_MAILBOXES = ("postmaster", "hostmaster", "abuse")
 
-ACCEPTED, REJECTED, DEFERRED, UNANSWERED = "accepted", "rejected", "deferred", "unanswered"
+
+class Verdict(Word):
+    """What became of one RCPT."""
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    DEFERRED = "deferred"  # 4xx: greylisting or a temporary policy
+    UNANSWERED = "unanswered"  # the session ended before the RCPT was answered
 
 
 @dataclass(frozen=True)
@@ -33,12 +40,12 @@ class Mailbox:
     retried: bool = False
 
     @property
-    def verdict(self) -> str:
+    def verdict(self) -> Verdict:
         if self.reply is None:
-            return UNANSWERED
+            return Verdict.UNANSWERED
         if self.reply.code in (250, 251):
-            return ACCEPTED
-        return DEFERRED if self.reply.code // 100 == 4 else REJECTED
+            return Verdict.ACCEPTED
+        return Verdict.DEFERRED if self.reply.code // 100 == 4 else Verdict.REJECTED
 
 
 @dataclass(frozen=True)
@@ -82,20 +89,26 @@ async def ask(
     greylist_wait: float = 3.0,
 ) -> Probe:
     """One address: the catch-all probe, then every mailbox; deferred ones once more."""
+    import asyncio
+
     wanted = [(name, f"{name}@{domain}") for name in mailboxes]
     if bare_postmaster:
         wanted.append(("<postmaster>", "postmaster"))
     random = random_local_part()
     recipients = [f"{random}@{domain}", *(rcpt for _, rcpt in wanted)]
-    options = dict(deadline=deadline, helo=helo, starttls=starttls, mail_from=sender)
-    session = await probe(address, port, recipients=recipients, **options)
+
+    async def session_for(rcpts: list[str]) -> Session:
+        return await probe(address, port, deadline=deadline, helo=helo, starttls=starttls,
+                           mail_from=sender, recipients=rcpts)
+
+    session = await session_for(recipients)
     answers = {rcpt: _rcpt_reply(session, rcpt) for rcpt in recipients}
-    deferred = [rcpt for rcpt in recipients[1:]
-                if answers[rcpt] is not None and answers[rcpt].code // 100 == 4]
+    deferred = [rcpt for rcpt, reply in answers.items()
+                if rcpt != recipients[0] and reply is not None and reply.code // 100 == 4]
     retry = None
     if deferred and deadline.remaining() > greylist_wait + 1.0:
         await asyncio.sleep(greylist_wait)
-        retry = await probe(address, port, recipients=deferred, **options)
+        retry = await session_for(deferred)
         for rcpt in deferred:
             again = _rcpt_reply(retry, rcpt)
             if again is not None:
@@ -109,13 +122,3 @@ async def ask(
 def _rcpt_reply(session: Session, recipient: str) -> Reply | None:
     return session.reply_to(f"RCPT TO:<{recipient}>")
 
-
-def ask_all(targets: Sequence[tuple[str, str]], port: int, domain: str,
-            mailboxes: Sequence[str], **options) -> list[Probe]:
-    """Ask every (exchanger, address) at once; results in the same order."""
-
-    async def run() -> list[Probe]:
-        return list(await asyncio.gather(*(ask(x, a, port, domain, mailboxes, **options)
-                                           for x, a in targets)))
-
-    return asyncio.run(run())

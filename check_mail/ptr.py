@@ -74,12 +74,7 @@ async def reverse_dns(resolver: Resolver, address: str) -> ReverseDns:
 
 def check(resolver: Resolver, addresses: Sequence[str]) -> list[ReverseDns]:
     """Reverse and forward lookups of every address, all at once."""
-    import asyncio
-
-    async def run() -> list[ReverseDns]:
-        return list(await asyncio.gather(*(reverse_dns(resolver, a) for a in addresses)))
-
-    return resolver.run(run())
+    return resolver.run_all(reverse_dns(resolver, a) for a in addresses)
 
 
 def generic_reasons(name: str, address: str) -> list[str]:

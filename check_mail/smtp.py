@@ -18,8 +18,12 @@ import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from check_mail.deadline import Deadline
+
+if TYPE_CHECKING:
+    import asyncio
 
 # RFC 5321 4.5.3.1.5 allows 512 octets per reply line; be lenient, not unbounded.
 MAX_LINE = 2048
@@ -88,8 +92,8 @@ class ProbeError(Exception):
 
 @dataclass
 class _Connection:
-    reader: object
-    writer: object
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
     deadline: Deadline
     log: list[Exchange] = field(default_factory=list)
 
@@ -134,6 +138,11 @@ class _Connection:
         verb = command.split(" ", 1)[0].split(":", 1)[0].upper()
         if verb in FORBIDDEN:
             raise AssertionError(f"an SMTP probe never sends {verb}")
+        if not command.isascii() or any(c in command for c in "\r\n\0"):
+            # Whatever a caller passed: one command is one line, or a HELO name
+            # could smuggle a second command (DATA) onto the wire.
+            raise ProbeError(f"refused to send {verb}: the command holds a line break, "
+                             "NUL or non-ASCII character")
         self.writer.write(command.encode("ascii") + b"\r\n")
         try:
             await asyncio.wait_for(self.writer.drain(), max(self.deadline.remaining(), 0.001))
@@ -177,12 +186,39 @@ def valid_local_part(name: str) -> bool:
     return 0 < len(name) <= 64 and all(atom and set(atom) <= _ATEXT for atom in name.split("."))
 
 
+def valid_address_literal(text: str) -> bool:
+    """``[192.0.2.1]`` or ``[IPv6:2001:db8::1]`` (RFC 5321 4.1.3)."""
+    import ipaddress
+
+    if not (text.startswith("[") and text.endswith("]")):
+        return False
+    inner = text[1:-1]
+    version = 6 if inner[:5].lower() == "ipv6:" else 4
+    inner = inner[5:] if version == 6 else inner
+    if not inner.isascii() or "%" in inner:
+        return False
+    try:
+        return ipaddress.ip_address(inner).version == version
+    except ValueError:
+        return False
+
+
+def valid_helo(name: str) -> bool:
+    """What EHLO may say (RFC 5321 4.1.1.1): a domain or an address literal."""
+    from check_mail.dns import is_hostname
+
+    return valid_address_literal(name) if name.startswith("[") else is_hostname(name)
+
+
 def valid_address(address: str) -> bool:
-    """local@domain, with a dot-atom local part; enough for a probe's MAIL FROM."""
+    """local@domain (or local@[address literal]), with a dot-atom local part;
+    enough for a probe's MAIL FROM."""
     from check_mail.dns import is_hostname
 
     local, at, domain = address.rpartition("@")
-    return bool(at) and valid_local_part(local) and is_hostname(domain) and "." in domain
+    if not at or not valid_local_part(local):
+        return False
+    return valid_address_literal(domain) or (is_hostname(domain) and "." in domain)
 
 
 def default_helo(local_address: str) -> str:
@@ -276,15 +312,3 @@ async def _starttls(conn: _Connection, writer, server_name: str) -> str:
     except (ssl.SSLError, ConnectionError, OSError) as exc:
         raise ProbeError(f"TLS handshake failed: {getattr(exc, 'reason', None) or exc}") from None
     return writer.get_extra_info("ssl_object").version() or "TLS"
-
-
-def probe_all(targets: Sequence[tuple[str, int]], *, deadline: Deadline,
-              **options) -> list[Session]:
-    """Probe several addresses at once; sessions come back in the same order."""
-    import asyncio
-
-    async def run() -> list[Session]:
-        return list(await asyncio.gather(*(probe(address, port, deadline=deadline, **options)
-                                           for address, port in targets)))
-
-    return asyncio.run(run())

@@ -30,10 +30,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from check_mail.dns import Answer, Resolver, Status, absolute
+from check_mail.outcome import Word
 
-NONE, NEUTRAL, PASS, FAIL, SOFTFAIL = "none", "neutral", "pass", "fail", "softfail"
-TEMPERROR, PERMERROR = "temperror", "permerror"
-QUALIFIERS = {"+": PASS, "-": FAIL, "~": SOFTFAIL, "?": NEUTRAL}
+
+class Result(Word):
+    """The results of check_host() (RFC 7208 section 2.6)."""
+
+    NONE = "none"
+    NEUTRAL = "neutral"
+    PASS = "pass"
+    FAIL = "fail"
+    SOFTFAIL = "softfail"
+    TEMPERROR = "temperror"
+    PERMERROR = "permerror"
+
+
+QUALIFIERS = {"+": Result.PASS, "-": Result.FAIL, "~": Result.SOFTFAIL, "?": Result.NEUTRAL}
 MECHANISMS = ("all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists")
 DNS_TERMS = ("include", "a", "mx", "ptr", "exists", "redirect")
 MAX_LOOKUPS, MAX_VOIDS, MAX_MX, MAX_PTR = 10, 2, 10, 10
@@ -60,7 +72,7 @@ class SpfError(Exception):
 @dataclass(frozen=True)
 class Mechanism:
     text: str  # as written, for reports
-    qualifier: str  # a result: pass, fail, softfail, neutral
+    qualifier: Result  # pass, fail, softfail or neutral
     name: str
     spec: str = ""  # domain-spec (a, mx, ptr, include, exists)
     network: str = ""  # ip4 and ip6
@@ -85,8 +97,8 @@ class Record:
         "redirect=...", or "" (no all, no redirect: neutral)."""
         for mech in self.mechanisms:
             if mech.name == "all":
-                return {PASS: "+all", FAIL: "-all", SOFTFAIL: "~all", NEUTRAL: "?all"}[
-                    mech.qualifier]
+                return {Result.PASS: "+all", Result.FAIL: "-all", Result.SOFTFAIL: "~all",
+                        Result.NEUTRAL: "?all"}[mech.qualifier]
         return f"redirect={self.redirect}" if self.redirect else ""
 
 
@@ -158,7 +170,7 @@ def _mechanism(term: str) -> Mechanism:
     return Mechanism(term, qualifier, name, spec, cidr4=v4, cidr6=v6)
 
 
-def _ip_mechanism(term: str, qualifier: str, name: str, rest: str) -> Mechanism:
+def _ip_mechanism(term: str, qualifier: Result, name: str, rest: str) -> Mechanism:
     if not rest.startswith(":"):
         raise SpfError(f"{name} needs a network", term)
     address, slash, length = rest[1:].partition("/")
@@ -230,7 +242,7 @@ class Branch:
     record: Record | None = None  # the parsed record, once it parsed
     lookups: int = 0  # DNS-querying terms of this record, and the include/redirect to it
     voids: int = 0
-    result: str = ""
+    result: Result | None = None  # None until evaluated
     problem: str = ""
     children: list[Branch] = field(default_factory=list)
 
@@ -247,7 +259,7 @@ class Branch:
 
 @dataclass
 class Outcome:
-    result: str
+    result: Result
     explanation: str = ""
     mechanism: str = ""  # the term that decided
     problem: str = ""  # why permerror or temperror
@@ -269,7 +281,7 @@ class Outcome:
 class _Done(Exception):
     """Unwinds the evaluation with a final result (limits, errors)."""
 
-    def __init__(self, result: str, problem: str) -> None:
+    def __init__(self, result: Result, problem: str) -> None:
         super().__init__(problem)
         self.result = result
         self.problem = problem
@@ -277,7 +289,7 @@ class _Done(Exception):
 
 @dataclass(frozen=True)
 class Decision:
-    result: str
+    result: Result
     term: str = ""  # the mechanism that matched
     record: Record | None = None  # the record it stands in
     domain: str = ""  # that record's domain (the top one or a redirect target)
@@ -321,7 +333,7 @@ class _Evaluation:
 
     def _limit(self, problem: str, term: str) -> None:
         if not self.exhaustive:
-            raise _Done(PERMERROR, f"{problem} ({term})" if term else problem)
+            raise _Done(Result.PERMERROR, f"{problem} ({term})" if term else problem)
         if problem not in self.problems:  # the walk goes on, to count everything
             self.problems.append(problem)
 
@@ -339,25 +351,25 @@ class _Evaluation:
         if answer.status in (Status.NXDOMAIN, Status.NODATA):
             return None
         if not answer.answered:
-            raise _Done(TEMPERROR, f"TXT {domain.rstrip('.')}: {answer.describe()}")
+            raise _Done(Result.TEMPERROR, f"TXT {domain.rstrip('.')}: {answer.describe()}")
         texts = [t for t in answer.records if is_spf(t)]
         if not texts:
             return None
         if len(texts) > 1:
-            raise _Done(PERMERROR, f"{domain.rstrip('.')} has {len(texts)} SPF records")
+            raise _Done(Result.PERMERROR, f"{domain.rstrip('.')} has {len(texts)} SPF records")
         try:
             branch.record = parse(texts[0])
         except SpfError as exc:
             where = f" in {exc.term!r}" if exc.term else ""
-            raise _Done(PERMERROR, f"{exc}{where} ({domain.rstrip('.')})") from None
+            raise _Done(Result.PERMERROR, f"{exc}{where} ({domain.rstrip('.')})") from None
         return branch.record
 
     async def check_host(self, domain: str, branch: Branch) -> Decision:
         """The result for one domain, per RFC 7208 4, and what decided it."""
         record = await self.record(domain, branch)
         if record is None:
-            return Decision(NONE)
-        decided: tuple[str, str] | None = None
+            return Decision(Result.NONE)
+        decided: Decision | None = None
         for mech in record.mechanisms:
             if mech.queries_dns and mech.name != "include":  # an include counts in its branch
                 self.count(mech.text, branch)
@@ -374,10 +386,11 @@ class _Evaluation:
             branch.children.append(child)
             self.count(f"redirect={record.redirect}", child)
             decision = await self.guarded(target, child)
-            if decision.result == NONE:
-                raise _Done(PERMERROR, f"redirect target {target.rstrip('.')} has no SPF record")
+            if decision.result == Result.NONE:
+                raise _Done(Result.PERMERROR,
+                            f"redirect target {target.rstrip('.')} has no SPF record")
             return decision
-        return Decision(NEUTRAL, "", record, domain)
+        return Decision(Result.NEUTRAL, "", record, domain)
 
     async def guarded(self, domain: str, branch: Branch) -> Decision:
         try:
@@ -405,14 +418,14 @@ class _Evaluation:
             try:
                 result = (await self.guarded(target, child)).result
             except _Done as done:
-                if self.exhaustive and done.result == PERMERROR:
+                if self.exhaustive and done.result == Result.PERMERROR:
                     self.problems.append(done.problem)
                     return False
                 raise
-            if result == NONE:
+            if result == Result.NONE:
                 self._limit(f"include target {target.rstrip('.')} has no SPF record", mech.text)
                 return False
-            return result == PASS
+            return result == Result.PASS
         if name == "a":
             return await self.address_match(target, mech, branch, void=True)
         if name == "mx":
@@ -422,7 +435,7 @@ class _Evaluation:
         if name == "exists":
             answer = await self.query(target, "A", mech.text, void=True, branch=branch)
             if not answer.answered:
-                raise _Done(TEMPERROR, f"A {target.rstrip('.')}: {answer.describe()}")
+                raise _Done(Result.TEMPERROR, f"A {target.rstrip('.')}: {answer.describe()}")
             return answer.status is Status.ANSWER
         raise AssertionError(name)
 
@@ -434,7 +447,7 @@ class _Evaluation:
         rdtype = self.family_type()
         answer = await self.query(target, rdtype, mech.text, void=void, branch=branch)
         if not answer.answered:
-            raise _Done(TEMPERROR, f"{rdtype} {target.rstrip('.')}: {answer.describe()}")
+            raise _Done(Result.TEMPERROR, f"{rdtype} {target.rstrip('.')}: {answer.describe()}")
         bits = mech.cidr4 if self.ip.version == 4 else mech.cidr6
         return any(self.ip in ipaddress.ip_network(f"{a}/{bits}", strict=False)
                    for a in answer.records)
@@ -442,7 +455,7 @@ class _Evaluation:
     async def mx_match(self, target: str, mech: Mechanism, branch: Branch) -> bool:
         answer = await self.query(target, "MX", mech.text, void=True, branch=branch)
         if not answer.answered:
-            raise _Done(TEMPERROR, f"MX {target.rstrip('.')}: {answer.describe()}")
+            raise _Done(Result.TEMPERROR, f"MX {target.rstrip('.')}: {answer.describe()}")
         names = [r.split()[-1] for r in answer.records if r.split()[-1] != "."]
         if len(names) > MAX_MX:
             self._limit(f"more than {MAX_MX} MX names", mech.text)
@@ -498,6 +511,7 @@ class _Evaluation:
                 i += 2
                 continue
             match = _MACRO.match(text, i)
+            assert match is not None, "checked by _check_macro_string"
             letter, digits, reverse, delimiters = match.groups()
             value = await self.macro_value(letter.lower(), domain)
             parts = re.split("[" + re.escape(delimiters or ".") + "]", value)
@@ -547,6 +561,8 @@ class _Evaluation:
 
     async def explanation(self, record: Record, domain: str) -> str:
         """6.2: the exp= text, expanded; any failure gives no explanation."""
+        if record.exp is None:
+            return ""
         try:
             target = absolute(await self.expand_domain(record.exp, domain))
             answer = await self.resolver.query(target, "TXT")
@@ -577,7 +593,7 @@ async def evaluate(resolver: Resolver, ip: str, domain: str, sender: str = "", h
     run = _Evaluation(resolver, ip, sender, helo or domain, exhaustive=exhaustive,
                       max_voids=max_voids, receiver=receiver)
     tree = Branch(absolute(domain), "")
-    outcome = Outcome(NONE, tree=tree)
+    outcome = Outcome(Result.NONE, tree=tree)
     if not valid_domain(domain):
         outcome.problem = "not a valid domain"
     else:
@@ -585,35 +601,29 @@ async def evaluate(resolver: Resolver, ip: str, domain: str, sender: str = "", h
             decision = await run.guarded(absolute(domain), tree)
             outcome.result, outcome.mechanism = decision.result, decision.term
             record = decision.record
-            if decision.result == FAIL and record is not None and record.exp is not None \
+            if decision.result == Result.FAIL and record is not None and record.exp is not None \
                     and not run.exhaustive:
                 outcome.explanation = await run.explanation(record, decision.domain)
         except _Done as done:
             outcome.result, outcome.problem = done.result, done.problem
-    if run.problems and outcome.result not in (TEMPERROR,):
+    if run.problems and outcome.result not in (Result.TEMPERROR,):
         outcome.problem = outcome.problem or "; ".join(run.problems)
         if run.exhaustive:
-            outcome.result = PERMERROR
+            outcome.result = Result.PERMERROR
     outcome.lookups, outcome.voids, outcome.queries = run.lookups, run.voids, run.queries
     return outcome
 
 
-def check_host(resolver: Resolver, ip: str, domain: str, sender: str = "", helo: str = "",
-               **options) -> Outcome:
-    """Synchronous check_host() for plugins."""
-    return resolver.run(evaluate(resolver, ip, domain, sender, helo, **options))
+def check_host(resolver: Resolver, ip: str, domain: str, sender: str = "",
+               helo: str = "", *, max_voids: int = MAX_VOIDS) -> Outcome:
+    """Synchronous check_host(), as a receiver runs it."""
+    return resolver.run(evaluate(resolver, ip, domain, sender, helo, max_voids=max_voids))
 
 
 def check_hosts(resolver: Resolver, ips: Sequence[str], domain: str, sender: str = "",
-                helo: str = "", **options) -> list[Outcome]:
+                helo: str = "") -> list[Outcome]:
     """check_host() for several IPs at once."""
-    import asyncio
-
-    async def run() -> list[Outcome]:
-        return list(await asyncio.gather(*(evaluate(resolver, ip, domain, sender, helo,
-                                                    **options) for ip in ips)))
-
-    return resolver.run(run())
+    return resolver.run_all(evaluate(resolver, ip, domain, sender, helo) for ip in ips)
 
 
 # -- the audit --------------------------------------------------------------
@@ -633,15 +643,20 @@ class Audit:
     walk: Outcome | None = None  # the exhaustive evaluation: lookups, voids, tree
 
     @property
+    def tree(self) -> Branch | None:
+        """The top of the walked include/redirect tree; None when nothing was walked."""
+        return self.walk.tree if self.walk else None
+
+    @property
     def record(self) -> Record | None:
         """The one record, parsed; None when there is none, several, or it is broken."""
-        return self.walk.tree.record if self.walk else None
+        return self.tree.record if self.tree else None
 
     @property
     def ending(self) -> str:
         """The ending that applies, following redirects: "-all", "~all", "?all",
         "+all", or "" when a sender matching nothing gets neutral."""
-        branch = self.walk.tree if self.walk else None
+        branch = self.tree
         while branch is not None and branch.record is not None:
             ending = branch.record.ending
             if not ending.startswith("redirect="):
@@ -652,14 +667,14 @@ class Audit:
     def terms(self, name: str) -> list[tuple[str, str]]:
         """(domain, term) for every mechanism called ``name`` anywhere in the tree."""
         return [(branch.domain.rstrip("."), m.text)
-                for _, branch in (self.walk.tree.walk() if self.walk else ())
+                for _, branch in (self.tree.walk() if self.tree else ())
                 for m in (branch.record.mechanisms if branch.record else ()) if m.name == name]
 
     @property
     def missing_includes(self) -> list[str]:
         """Include targets that publish no SPF record (a permerror for receivers)."""
-        return [b.domain.rstrip(".") for _, b in self.walk.tree.walk()
-                if b.via == "include" and b.result == NONE] if self.walk else []
+        return [b.domain.rstrip(".") for _, b in self.tree.walk()
+                if b.via == "include" and b.result is Result.NONE] if self.tree else []
 
 
 def audit(resolver: Resolver, domain: str, *, max_voids: int = MAX_VOIDS) -> Audit:

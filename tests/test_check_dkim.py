@@ -6,8 +6,9 @@ import os
 
 import pytest
 
-import dkimkeys
-from conftest import run_plugin
+from check_mail.checks import dkim as check
+from tests.helpers import dkimkeys
+from tests.helpers.plugins import run_check, run_plugin
 
 
 @pytest.fixture
@@ -27,9 +28,8 @@ def dns(nameserver):
     return nameserver
 
 
-def dkim(nameserver, *args: str, **kwargs):
-    return run_plugin("check_dkim", "-n", nameserver.address, "-D", "example.org", *args,
-                      **kwargs)
+def dkim(nameserver, *args: str):
+    return run_check(check, "-n", nameserver.address, "-D", "example.org", *args)
 
 
 def test_two_good_selectors(dns):
@@ -88,7 +88,8 @@ def test_private_keys_match_dns(dns, keyfiles):
 
 def test_a_key_rotated_on_one_side_only(dns, keyfiles):
     other = keyfiles("new.pem", dkimkeys.rsa_key(4096))
-    run = dkim(dns, "-s", "s2025", "--private-key", other, "-vvv")
+    run = run_plugin("check_dkim", "-n", dns.address, "-D", "example.org", "-s", "s2025",
+                     "--private-key", other, "-vvv")
     assert run.returncode == 2
     assert run.first.startswith(f"DKIM CRITICAL - s2025: the private key in {other} does not "
                                 "match the key in DNS (rotated on one side only?)")
@@ -121,7 +122,8 @@ def test_signed_mail_verifies(dns, tmp_path):
         "DKIM OK - 1 signature verified",
         "signature d=example.org s=s2025 a=rsa-sha256 c=relaxed/relaxed: pass",
     ]
-    tampered = dkim(dns, "--message", "-", stdin=signed.replace(b"We lost", b"We won").decode())
+    tampered = run_plugin("check_dkim", "-n", dns.address, "-D", "example.org", "--message", "-",
+                          stdin=signed.replace(b"We lost", b"We won").decode())
     assert tampered.returncode == 2
     assert tampered.first.startswith("DKIM CRITICAL - signature d=example.org s=s2025: fail, "
                                      "body hash mismatch |")
@@ -148,8 +150,10 @@ def test_bad_input_is_one_unknown_line(nameserver, tmp_path, keyfiles):
     notkey.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
     good = keyfiles("k.pem", dkimkeys.ed25519_key())
     cases = [
-        (["-D", "bad domain", "-s", "x"], "-D 'bad domain' is not a domain name"),
-        (["-D", "example.org", "-s", "bad selector"], "-s 'bad selector' is not a valid selector"),
+        (["-D", "bad domain", "-s", "x"],
+         "argument -D/--domain: 'bad domain' is not a domain name"),
+        (["-D", "example.org", "-s", "bad selector"],
+         "argument -s/--selector: 'bad selector' is not a valid selector"),
         (["-D", "example.org"], "give -s SELECTOR, --message FILE or both"),
         (["-D", "example.org", "-s", "a", "--private-key", "/nonexistent.pem"],
          "--private-key /nonexistent.pem: No such file or directory"),

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from check_mail.checks import postmaster as check
 from check_mail.simulation.dnsserver import Fault
 from check_mail.simulation.smtpserver import Behaviour
-
-from conftest import run_plugin
+from tests.helpers.plugins import run_check, run_plugin
 
 OK = "250 2.1.5 Ok"
 ROLES = {"postmaster": OK, "hostmaster": OK, "abuse": OK}
@@ -23,7 +23,7 @@ def domain(nameserver):
 
 def postmaster(nameserver, server, *args: str):
     port = ["-p", str(server.port)] if server else []
-    return run_plugin("check_postmaster", "-n", nameserver.address, *port, "--helo",
+    return run_check(check, "-n", nameserver.address, *port, "--helo",
                       "monitor.example.net", *args)
 
 
@@ -174,16 +174,16 @@ def test_host_option_and_bare_postmaster_and_sender(nameserver, smtp_server):
 
 @pytest.mark.parametrize(("args", "message"), [
     ([], "the following arguments are required: -D/--domain"),
-    (["-D", "not a domain"], "-D 'not a domain' is not a domain name"),
-    (["-D", "localhost"], "-D 'localhost' is not a domain name"),
+    (["-D", "not a domain"], "argument -D/--domain: 'not a domain' is not a domain name"),
+    (["-D", "localhost"], "argument -D/--domain: 'localhost' is not a domain name"),
     (["-D", "example.org", "--mailbox", "post master"],
-     "mailbox 'post master' is not a valid local part"),
-    (["-D", "example.org", "--from", "nobody"], "--from 'nobody' is not a mail address"),
+     "argument --mailbox: 'post master' is not a valid local part"),
+    (["-D", "example.org", "--from", "nobody"], "argument --from: 'nobody' is not a mail address"),
     (["-D", "example.org", "-H", "1.2.3.999"],
-     "-H '1.2.3.999' is neither an IP address nor a hostname"),
+     "argument -H/--host: '1.2.3.999' is neither an IP address nor a hostname"),
     (["-D", "example.org", "-p", "0"], "argument -p/--port: '0' is not a port (1-65535)"),
     (["-D", "example.org", "--greylist-wait", "soon"],
-     "argument --greylist-wait: 'soon' is not a number"),
+     "argument --greylist-wait: 'soon' must be a number greater than 0"),
     (["-D", "example.org", "--catch-all", "ignore"],
      "argument --catch-all: invalid choice: 'ignore' (choose from 'note', 'warning')"),
 ])

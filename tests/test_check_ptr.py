@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from check_mail.checks import ptr as check
 from check_mail.simulation.dnsserver import Fault
 from check_mail.simulation.smtpserver import Behaviour
-
-from conftest import run_plugin
+from tests.helpers.plugins import run_check, run_plugin
 
 V4 = "25.2.0.192.in-addr.arpa"
 V6 = "5.2.0.0" + ".0" * 20 + ".8.b.d.0.1.0.0.2.ip6.arpa"
@@ -15,7 +15,7 @@ LO = "1.0.0.127.in-addr.arpa"
 
 
 def ptr(nameserver, *args: str):
-    return run_plugin("check_ptr", "-n", nameserver.address, *args)
+    return run_check(check, "-n", nameserver.address, *args)
 
 
 @pytest.fixture
@@ -189,18 +189,21 @@ def test_every_address_is_probed_at_once(nameserver, smtp_server):
 
 @pytest.mark.parametrize(("args", "message"), [
     ([], "the following arguments are required: -H/--host"),
-    (["-H", "300.1.2.3"], "-H '300.1.2.3' is neither an IP address nor a hostname"),
-    (["-H", "no_such host"], "-H 'no_such host' is neither an IP address nor a hostname"),
+    (["-H", "300.1.2.3"],
+     "argument -H/--host: '300.1.2.3' is neither an IP address nor a hostname"),
+    (["-H", "no_such host"],
+     "argument -H/--host: 'no_such host' is neither an IP address nor a hostname"),
     (["-H", "192.0.2.1", "-6"], "-H 192.0.2.1 is not an IPv6 address"),
     (["-H", "192.0.2.1", "--smtp", "-p", "70000"],
      "argument -p/--port: '70000' is not a port (1-65535)"),
     (["-H", "192.0.2.1", "--smtp-mismatch", "maybe"],
      "argument --smtp-mismatch: invalid choice: 'maybe' (choose from 'warning', 'critical')"),
-    (["-H", "192.0.2.1", "--expect", "bad name"], "--expect 'bad name' is not a hostname"),
+    (["-H", "192.0.2.1", "--expect", "bad name"],
+     "argument --expect: 'bad name' is not a hostname"),
     (["-H", "192.0.2.1", "--frobnicate"], "unrecognized arguments: --frobnicate"),
 ])
 def test_bad_input_is_one_unknown_line(nameserver, args, message):
-    run = ptr(nameserver, *args)
+    run = run_plugin("check_ptr", "-n", nameserver.address, *args)
     assert run.returncode == 3
     assert run.lines[0] == f"PTR UNKNOWN - {message}"
     assert run.stderr == ""

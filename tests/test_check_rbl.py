@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from check_mail.checks import rbl as check
 from check_mail.dns import reverse_labels
 from check_mail.simulation.dnsserver import Fault
-
-from conftest import run_plugin
+from tests.helpers.plugins import run_check, run_plugin
 
 LISTED = "99.2.0.192"  # 192.0.2.99 reversed
 ZONES = """\
@@ -36,8 +36,8 @@ def zones(tmp_path):
     return str(path)
 
 
-def rbl(nameserver, *args: str, **kwargs):
-    return run_plugin("check_rbl", "-n", nameserver.address, *args, **kwargs)
+def rbl(nameserver, *args: str):
+    return run_check(check, "-n", nameserver.address, *args)
 
 
 def test_clean_address(nameserver, zones):
@@ -133,7 +133,8 @@ def test_a_silent_resolver_ends_within_the_timeout(nameserver, zones):
     for zone in ("bl.example.net", "dnsbl.example.org"):
         nameserver.fault(f"{LISTED}.{zone}", Fault.TIMEOUT)
     # The subprocess limit only guards against a hang; the plugin must stop itself.
-    run = rbl(nameserver, "-H", "192.0.2.99", "--zones-file", zones, "-t", "2", timeout=10)
+    run = run_plugin("check_rbl", "-n", nameserver.address, "-H", "192.0.2.99", "--zones-file",
+                     zones, "-t", "2", timeout=10)
     assert run.returncode == 3
     assert run.first.startswith("RBL UNKNOWN - cannot tell whether 192.0.2.99 is listed: "
                                 "2 of 2 zones failed (2 timeout) |")
@@ -204,10 +205,11 @@ def test_host_lookup_failure(nameserver, zones):
 
 @pytest.mark.parametrize(("args", "message"), [
     ([], "give -H HOST, -D DOMAIN or both"),
-    (["-H", "999.1.1.1"], "-H '999.1.1.1' is neither an IP address nor a hostname"),
-    (["-H", "bad host"], "-H 'bad host' is neither an IP address nor a hostname"),
+    (["-H", "999.1.1.1"],
+     "argument -H/--host: '999.1.1.1' is neither an IP address nor a hostname"),
+    (["-H", "bad host"], "argument -H/--host: 'bad host' is neither an IP address nor a hostname"),
     (["-H", "2001:db8::1", "-4"], "-H 2001:db8::1 is not an IPv4 address"),
-    (["-D", "192.0.2.1"], "-D '192.0.2.1' is not a domain name"),
+    (["-D", "192.0.2.1"], "argument -D/-U/--domain: '192.0.2.1' is not a domain name"),
     (["-H", "192.0.2.1", "-s", "bad zone"], "invalid zone 'bad zone'"),
     (["-H", "192.0.2.1", "--zones-file", "/nonexistent"],
      "cannot read zones file /nonexistent: No such file or directory"),
@@ -215,11 +217,11 @@ def test_host_lookup_failure(nameserver, zones):
     (["-H", "192.0.2.1", "-w", "5:1"], "argument -w/--warning: '5:1' is not a valid range"),
     (["-H", "192.0.2.1", "-n", "ns.example"],
      "argument -n/--nameserver: invalid nameserver 'ns.example': not an IP address"),
-    (["-H", "192.0.2.1", "-t", "0"], "argument -t/--timeout: '0' must be greater than 0"),
+    (["-H", "192.0.2.1", "-t", "0"], "argument -t/--timeout: '0' must be a number greater than 0"),
     (["-H", "192.0.2.1", "--bogus"], "unrecognized arguments: --bogus"),
 ])
 def test_bad_input_is_one_unknown_line(nameserver, args, message):
-    run = rbl(nameserver, *args)
+    run = run_plugin("check_rbl", "-n", nameserver.address, *args)
     assert run.returncode == 3
     assert run.lines[0] == f"RBL UNKNOWN - {message}"
     assert "Traceback" not in run.stdout + run.stderr

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from check_mail.checks import spf as check
 from check_mail.simulation.dnsserver import Fault
-
-from conftest import run_plugin
+from tests.helpers.plugins import run_check, run_plugin
 
 
 def spf(nameserver, *args: str):
-    return run_plugin("check_spf", "-n", nameserver.address, *args)
+    return run_check(check, "-n", nameserver.address, *args)
 
 
 @pytest.fixture
@@ -134,15 +134,17 @@ def test_a_timeout_in_a_nested_include_is_unknown(nameserver):
 
 @pytest.mark.parametrize(("args", "message"), [
     ([], "the following arguments are required: -D/--domain"),
-    (["-D", "bad domain"], "-D 'bad domain' is not a domain name"),
-    (["-D", "example.com", "--ip", "192.0.2.999"], "--ip '192.0.2.999' is not an IP address"),
-    (["-D", "example.com", "--sender", "nobody"], "--sender 'nobody' is not a mail address"),
+    (["-D", "bad domain"], "argument -D/--domain: 'bad domain' is not a domain name"),
+    (["-D", "example.com", "--ip", "192.0.2.999"],
+     "argument --ip: '192.0.2.999' is not an IP address"),
+    (["-D", "example.com", "--sender", "nobody"],
+     "argument --sender: 'nobody' is not a mail address"),
     (["-D", "example.com", "--max-ttl", "-1"],
      "argument --max-ttl: '-1' is not a positive whole number"),
     (["-D", "example.com", "-w", "x"], "argument -w/--warning: 'x' is not a valid range"),
 ])
 def test_bad_input_is_one_unknown_line(nameserver, args, message):
-    run = spf(nameserver, *args)
+    run = run_plugin("check_spf", "-n", nameserver.address, *args)
     assert run.returncode == 3
     assert run.lines[0] == f"SPF UNKNOWN - {message}"
     assert run.stderr == ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import run_plugin
+from tests.helpers.plugins import run_plugin
 
 
 def test_demo_runs_every_plugin_as_expected():

@@ -11,8 +11,7 @@ from check_mail import dkim
 from check_mail.deadline import Deadline
 from check_mail.dns import Resolver
 from check_mail.simulation.dnsserver import ScriptedNameserver
-
-import dkimkeys
+from tests.helpers import dkimkeys
 
 DATA = Path(__file__).with_name("data")
 RFC8463_RSA = ("v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3id"

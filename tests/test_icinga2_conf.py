@@ -3,27 +3,13 @@ and nagios/ by the real nagios4, as a user's configuration would be."""
 
 from __future__ import annotations
 
-import getpass
-import grp
-import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
-from conftest import need
-
-ROOT = Path(__file__).resolve().parent.parent
-ICINGA = ROOT / "icinga2-conf"
-NAGIOS = ROOT / "nagios"
-
-ITL = """\
-include <itl>
-include <plugins>
-const PluginDir = "/usr/lib/nagios/plugins"
-const PluginContribDir = "/usr/lib/nagios/plugins"
-const ManubulonPluginDir = "/usr/lib/nagios/plugins"
-"""
+from tests.helpers.icinga2 import ICINGA, ITL, NAGIOS, binary, icinga2_check
+from tests.helpers.plugins import need
 
 HOSTS = """\
 object Host "mail.example.org" {
@@ -44,26 +30,6 @@ object Host "monitor.example.org" {
   vars.mail_domains["example.net"] = { }
 }
 """
-
-
-def binary(name: str) -> str | None:
-    return shutil.which(name) or next((str(p) for p in (Path("/usr/sbin") / name,)
-                                       if p.exists()), None)
-
-
-def icinga2_check(config: Path, tmp: Path) -> str:
-    """``icinga2 daemon -C`` as this user, with every state folder in ``tmp``."""
-    icinga2 = binary("icinga2")
-    need(icinga2 is not None, "icinga2 is not installed (apt-get install icinga2-bin)")
-    user, group = getpass.getuser(), grp.getgrgid(os.getgid()).gr_name
-    dirs = [f"-D{name}={tmp}" for name in ("CacheDir", "DataDir", "LogDir", "SpoolDir",
-                                            "StateDir", "InitRunDir")]
-    proc = subprocess.run([icinga2, "daemon", "-C", "-c", str(config),
-                           f"-DRunAsUser={user}", f"-DRunAsGroup={group}", *dirs],
-                          capture_output=True, text=True, timeout=120)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, output
-    return output
 
 
 def test_commands_and_apply_rules_validate_with_the_real_icinga2(tmp_path):
@@ -141,14 +107,10 @@ def command_arguments() -> dict[str, set[str]]:
 
 def plugin_options(name: str) -> list[tuple[str, ...]]:
     """Each option of a plugin, as its option strings (help and version left out)."""
-    import importlib.machinery
-    import importlib.util
+    import importlib
 
-    loader = importlib.machinery.SourceFileLoader(name, str(ROOT / "plugins" / name))
-    spec = importlib.util.spec_from_loader(name, loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return [tuple(action.option_strings) for action in module.parser()._actions
+    check = importlib.import_module(f"check_mail.checks.{name.removeprefix('check_')}")
+    return [tuple(action.option_strings) for action in check.parser()._actions
             if action.option_strings and action.dest not in ("help", "version")]
 
 

@@ -26,9 +26,8 @@ import pytest
 from check_mail.simulation import maildomain as sim
 from check_mail.simulation.dnsserver import ScriptedNameserver
 from check_mail.simulation.smtpserver import ScriptedSmtpServer
-
-from conftest import need
-from test_icinga2_conf import ICINGA, ITL, binary
+from tests.helpers.icinga2 import ICINGA, ITL, binary
+from tests.helpers.plugins import need
 
 SERVICES = """\
 object Host "smtp.example.net" {{
@@ -112,7 +111,7 @@ EXPECTED = {  # service -> (state, first line starts with, perfdata labels)
     "dkim": (0, "DKIM OK - 2 selectors: rsa2026 (rsa 2048), ed2026 (ed25519)",
              ["ed2026_bits", "ed2026_ttl", "rsa2026_bits", "rsa2026_ttl", "time"]),
     # Icinga passes an empty value as an empty argument; the plugin names it.
-    "empty-domain": (3, "POSTMASTER UNKNOWN - -D '' is not a domain name", []),
+    "empty-domain": (3, "POSTMASTER UNKNOWN - argument -D/--domain: '' is not a domain name", []),
 }
 
 

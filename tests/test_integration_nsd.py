@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import need, run_plugin
-from nsd import NSD
+from tests.helpers.nsd import NSD
+from tests.helpers.plugins import need, run_plugin
 
 SOA = "@ 3600 IN SOA ns.example.test. hostmaster.example.test. 1 3600 600 86400 300\n" \
       "@ 3600 IN NS ns.example.test.\n"

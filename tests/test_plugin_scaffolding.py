@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import nagiosplugin
 import pytest
 
 from check_mail import plugin
@@ -14,24 +13,22 @@ def parser() -> plugin.Parser:
     return p
 
 
-def run(build, *argv: str):
-    with pytest.raises(SystemExit) as stop:
-        plugin.run(parser(), build, list(argv))
-    return stop.value.code
+def run(build, *argv: str) -> int:
+    return plugin.run(parser(), build, list(argv))
 
 
-class Value(nagiosplugin.Resource):
+class Value(plugin.Resource):
     def __init__(self, value):
         self.value = value
 
     def probe(self):
-        return [nagiosplugin.Metric("value", self.value, min=0, context="value"),
-                nagiosplugin.Metric("time", 0.00001, "s", min=0, context="time")]
+        return [plugin.Metric("value", self.value, min=0, context="value"),
+                plugin.Metric("time", 0.00001, "s", min=0, context="time")]
 
 
 def value_check(value):
     def build(args, deadline):
-        return nagiosplugin.Check(Value(value),
+        return plugin.Check(Value(value),
                                   plugin.Threshold("value", args.warning, args.critical),
                                   plugin.Measure("time"))
     return build
@@ -71,11 +68,11 @@ def test_the_traceback_shows_only_at_vvv(capsys):
 
 
 def test_a_crash_inside_the_probe_is_caught_too(capsys):
-    class Broken(nagiosplugin.Resource):
+    class Broken(plugin.Resource):
         def probe(self):
             raise ValueError("bad data")
 
-    assert run(lambda args, deadline: nagiosplugin.Check(Broken())) == 3
+    assert run(lambda args, deadline: plugin.Check(Broken(args, deadline))) == 3
     assert capsys.readouterr().out == (
         "DEMO UNKNOWN - internal error: ValueError: bad data (-vvv shows the traceback)\n")
 

@@ -9,6 +9,7 @@ import pytest
 
 from check_mail import smtp
 from check_mail.deadline import Deadline
+from check_mail.dns import Resolver
 from check_mail.simulation.smtpserver import Behaviour, self_signed_context
 
 
@@ -131,11 +132,13 @@ def test_the_probe_refuses_to_send_data():
             asyncio.run(conn.command(command))
 
 
-def test_probe_all_runs_sessions_at_once(smtp_server):
+def test_sessions_run_at_once(smtp_server):
     servers = [smtp_server(Behaviour(name=f"mx{i}.example.net", greeting_delay=0.2))
                for i in range(3)]
-    sessions = smtp.probe_all([(s.host, s.port) for s in servers], deadline=Deadline(0.5),
-                              helo="monitor.example.org")
+    deadline = Deadline(0.5)  # less than the three greetings one after another
+    sessions = Resolver(deadline=deadline).run_all(
+        smtp.probe(s.host, s.port, deadline=deadline, helo="monitor.example.org")
+        for s in servers)
     assert [s.greeting.domain for s in sessions] == ["mx0.example.net", "mx1.example.net",
                                                      "mx2.example.net"]
 

@@ -8,9 +8,8 @@ from check_mail import spf
 from check_mail.deadline import Deadline
 from check_mail.dns import Resolver
 from check_mail.simulation.dnsserver import ScriptedNameserver
-
-from conftest import need
-from spfsuite import SUITE, scenarios, serve
+from tests.helpers.plugins import need
+from tests.helpers.spfsuite import SUITE, scenarios, serve
 
 DOCS = scenarios() if SUITE.exists() else []
 CASES = [(i, name) for i, doc in enumerate(DOCS) for name in doc["tests"]]

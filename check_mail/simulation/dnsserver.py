@@ -144,10 +144,10 @@ class ScriptedNameserver(BackgroundServer):
         owner = self
 
         class Udp(asyncio.DatagramProtocol):
-            def connection_made(self, transport):  # type: ignore[override]
+            def connection_made(self, transport):
                 self.transport = transport
 
-            def datagram_received(self, data, addr):  # type: ignore[override]
+            def datagram_received(self, data, addr):
                 reply, delay = owner.answer(data, "udp")
                 if reply is not None:
                     owner.call_later(delay, self.transport.sendto, reply, addr)

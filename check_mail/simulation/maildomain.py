@@ -122,8 +122,8 @@ def populate(server: ScriptedNameserver) -> None:
             continue
         listed, _ = zone.test_entries()
         server.add(zone.query_name(listed), "A", _listing_code(zone))
-    for zone, (code, reason) in LISTINGS.items():
-        name = f"{reverse_labels(LISTED_ADDRESS)}.{zone}"
+    for zone_name, (code, reason) in LISTINGS.items():
+        name = f"{reverse_labels(LISTED_ADDRESS)}.{zone_name}"
         server.add(name, "A", code)
         server.add(name, "TXT", f'"{reason}"')
 

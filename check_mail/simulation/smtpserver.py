@@ -105,6 +105,7 @@ class ScriptedSmtpServer(BackgroundServer):
                     writer.write(b"this is not a TLS handshake\r\n")
                     await writer.drain()
                     return
+                assert b.tls is not None
                 await writer.start_tls(b.tls)
 
     def _reply(self, verb: str, command: str) -> str:

@@ -8,11 +8,10 @@ data are NXDOMAIN.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from check_mail.simulation.dnsserver import Fault, ScriptedNameserver
+from tests.helpers.plugins import SHARED
 
-SUITE = Path(__file__).resolve().parents[1].parent / "shared/conformance/spf/rfc7208-tests.yml"
+SUITE = SHARED / "conformance/spf/rfc7208-tests.yml"
 
 
 def scenarios() -> list[dict]:
