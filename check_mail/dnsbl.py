@@ -26,13 +26,21 @@ from check_mail.dns import (
     reverse_labels,
     valid_name,
 )
+from check_mail.outcome import Word
 
 DEFAULT_ZONES_FILE = Path(__file__).with_name("data") / "dnsbl-zones.ini"
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 Network = ipaddress.IPv4Network
 
-IPV4, IPV6, DOMAIN = "ipv4", "ipv6", "domain"
-FAMILIES = (IPV4, IPV6, DOMAIN)
+
+
+class Family(Word):
+    """What a zone lists, and what an item is: the words of the zones file."""
+
+    IPV4 = "ipv4"
+    IPV6 = "ipv6"
+    DOMAIN = "domain"
+
 
 # Codes used by Spamhaus and copied by others; a zone known to us may say more.
 COMMON_ERRORS = "127.255.255.252 127.255.255.254 127.255.255.255"
@@ -71,7 +79,7 @@ class Zone:
     """One blocklist and how to read its answers."""
 
     name: str  # as shown; a keyed zone keeps "{key}" here so no output shows the secret
-    families: frozenset[str] = frozenset((IPV4, IPV6))
+    families: frozenset[Family] = frozenset((Family.IPV4, Family.IPV6))
     listed: tuple[Network, ...] = (Network("127.0.0.0/8"),)
     errors: tuple[Network, ...] = ()
     labels: tuple[tuple[Network, str], ...] = ()
@@ -86,7 +94,7 @@ class Zone:
         return family(item) in self.families
 
     def query_name(self, item: str) -> str:
-        prefix = item.rstrip(".") if family(item) == DOMAIN else reverse_labels(item)
+        prefix = item.rstrip(".") if family(item) == Family.DOMAIN else reverse_labels(item)
         return absolute(f"{prefix}.{self.name.replace('{key}', self.secret)}")
 
     def label(self, code: str) -> str:
@@ -97,9 +105,9 @@ class Zone:
         """RFC 5782 section 5: what must be listed, and what must not."""
         if self.test_listed and self.test_clean:
             return self.test_listed, self.test_clean
-        if DOMAIN in self.families:
+        if Family.DOMAIN in self.families:
             return "test", "invalid"
-        if IPV4 in self.families:
+        if Family.IPV4 in self.families:
             return "127.0.0.2", "127.0.0.1"
         return "::ffff:7f00:2", "::ffff:7f00:1"
 
@@ -153,11 +161,11 @@ class Report:
         return [item for item in self.items if item in listed]
 
 
-def family(item: str) -> str:
+def family(item: str) -> Family:
     try:
-        return IPV4 if ipaddress.ip_address(item).version == 4 else IPV6
+        return Family.IPV4 if ipaddress.ip_address(item).version == 4 else Family.IPV6
     except ValueError:
-        return DOMAIN
+        return Family.DOMAIN
 
 
 @dataclass(frozen=True)
@@ -294,9 +302,10 @@ def _zone(name: str, entry: configparser.SectionProxy) -> Zone:
     name = name.strip().lower().rstrip(".")
     if not valid_zone_name(name):
         raise ValueError("not a valid zone name")
-    families = frozenset(entry.get("families", "ipv4 ipv6").replace(",", " ").split())
-    if not families or not families <= set(FAMILIES):
-        raise ValueError(f"families must be among {', '.join(FAMILIES)}")
+    words = entry.get("families", "ipv4 ipv6").replace(",", " ").split()
+    if not words or not set(words) <= {str(f) for f in Family}:
+        raise ValueError(f"families must be among {', '.join(str(f) for f in Family)}")
+    families = frozenset(Family(word) for word in words)
     key = entry.get("key", "").strip()
     if key and "{key}" not in name:
         raise ValueError("a zone with a key must hold {key} in its name")

@@ -47,12 +47,12 @@ def test_only_loopback_answers_can_list_even_for_a_zone_listing_everything():
 def test_query_names_follow_rfc_5782():
     assert ZEN.query_name("192.0.2.99") == "99.2.0.192.zen.spamhaus.org."
     assert ZEN.query_name("2001:db8::1") == "1." + "0." * 23 + "8.b.d.0.1.0.0.2.zen.spamhaus.org."
-    dbl = Zone("dbl.spamhaus.org", families=frozenset({dnsbl.DOMAIN}))
+    dbl = Zone("dbl.spamhaus.org", families=frozenset({dnsbl.Family.DOMAIN}))
     assert dbl.query_name("example.org.") == "example.org.dbl.spamhaus.org."
 
 
 def test_zone_serves_only_its_families():
-    v4 = Zone("v4.example", families=frozenset({dnsbl.IPV4}))
+    v4 = Zone("v4.example", families=frozenset({dnsbl.Family.IPV4}))
     assert v4.serves("192.0.2.1")
     assert not v4.serves("2001:db8::1")
     assert not v4.serves("example.org")
@@ -79,7 +79,7 @@ def test_zones_file(tmp_path):
                     "errors = 127.0.0.255\nlabels = 127.0.0.2 spam, 127.0.0.3 dialup\n"
                     "delist = https://bl.example.net/\n")
     (zone,) = dnsbl.load_zones(path)
-    assert zone.families == {dnsbl.IPV4}
+    assert zone.families == {dnsbl.Family.IPV4}
     assert zone.label("127.0.0.3") == "dialup"
     assert dnsbl.classify(zone, answer("127.0.0.3")).verdict is Verdict.LISTED
     assert dnsbl.classify(zone, answer("127.0.0.4")).verdict is Verdict.CLEAN

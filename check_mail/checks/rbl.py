@@ -208,9 +208,9 @@ def zones_for(args: argparse.Namespace) -> tuple[list[Zone], list[Zone]]:
         selection = dnsbl.select(known, keys)
     except dnsbl.ZoneError as exc:
         raise plugin.UsageError(str(exc)) from None
-    wanted = {dnsbl.DOMAIN} if args.domain else set()
+    wanted = {dnsbl.Family.DOMAIN} if args.domain else set()
     if args.host:
-        wanted |= {dnsbl.IPV4, dnsbl.IPV6}
+        wanted |= {dnsbl.Family.IPV4, dnsbl.Family.IPV6}
     zones = [z for z in selection.zones if z.families & wanted]
     skipped = [z for z in selection.skipped if z.families & wanted]
     if not zones:
