@@ -12,12 +12,21 @@ authority):
 
 - The lookup limit counts include, a, mx, ptr, exists and redirect when they
   are evaluated, across the whole evaluation, the first term included.
-- A void lookup is an NXDOMAIN or empty answer to the query a term itself
-  makes: the A/AAAA of "a", the MX of "mx", the PTR of "ptr", the A of
-  "exists". The address lookups of MX hosts do not count (an IPv4-only MX
-  host has no AAAA, which is no misconfiguration).
+- Void lookups are counted per term, as section 4.6.4 words the limit: a
+  term ("a", "mx", "ptr", "exists") counts once when any query it makes comes
+  back NXDOMAIN or empty: the A/AAAA of "a", the MX of "mx" and the address
+  lookups of its hosts, the PTR of "ptr" and the forward lookups of its
+  names, the A of "exists". An include or redirect counts through the terms
+  of its target.
 - "mx" with more than 10 MX names is a permerror; "ptr" and the "p" macro
   look at no more than 10 PTR names.
+- A loop (an include or redirect back to a domain whose record is being
+  evaluated) is a permerror at once; receivers reach the same result
+  through the lookup limit.
+
+The audit's walk visits each domain once (a domain included twice costs its
+lookups twice, as it does a receiver, but is not walked twice) and stops at
+WALK_LIMIT lookups: far past the limit, the rest only costs time.
 """
 
 from __future__ import annotations
@@ -49,6 +58,7 @@ QUALIFIERS = {"+": Result.PASS, "-": Result.FAIL, "~": Result.SOFTFAIL, "?": Res
 MECHANISMS = ("all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists")
 DNS_TERMS = ("include", "a", "mx", "ptr", "exists", "redirect")
 MAX_LOOKUPS, MAX_VOIDS, MAX_MX, MAX_PTR = 10, 2, 10, 10
+WALK_LIMIT = 5 * MAX_LOOKUPS  # lookups after which the audit's walk stops
 
 _MODIFIER = re.compile(r"^([A-Za-z][A-Za-z0-9\-_.]*)=(.*)$", re.S)
 _MECHANISM = re.compile(r"^([+\-~?]?)([A-Za-z][A-Za-z0-9\-_.]*)(.*)$", re.S)
@@ -230,7 +240,7 @@ class Query:
     rdtype: str
     status: str
     term: str = ""  # the term that made it
-    void: bool = False
+    void: bool = False  # it came back NXDOMAIN or empty, for a term
 
 
 @dataclass
@@ -245,11 +255,17 @@ class Branch:
     result: Result | None = None  # None until evaluated
     problem: str = ""
     children: list[Branch] = field(default_factory=list)
+    repeated: bool = False  # walked before, elsewhere in the tree: its cost counted again
 
     @property
     def cost(self) -> int:
         """Lookups of this branch and everything below it."""
         return self.lookups + sum(c.cost for c in self.children)
+
+    @property
+    def void_cost(self) -> int:
+        """Void lookups of this branch and everything below it."""
+        return self.voids + sum(c.void_cost for c in self.children)
 
     def walk(self, depth: int = 0):
         yield depth, self
@@ -279,12 +295,14 @@ class Outcome:
 
 
 class _Done(Exception):
-    """Unwinds the evaluation with a final result (limits, errors)."""
+    """Unwinds the evaluation with a final result (limits, errors). ``final``
+    ends even the audit's walk, which otherwise goes on past a permerror."""
 
-    def __init__(self, result: Result, problem: str) -> None:
+    def __init__(self, result: Result, problem: str, *, final: bool = False) -> None:
         super().__init__(problem)
         self.result = result
         self.problem = problem
+        self.final = final
 
 
 @dataclass(frozen=True)
@@ -313,23 +331,32 @@ class _Evaluation:
         self.voids = 0
         self.queries: list[Query] = []
         self.problems: list[str] = []  # exhaustive mode: what a receiver would stop at
+        self.path: list[str] = []  # the domains whose records are being evaluated
+        self.walked: dict[str, Branch] = {}  # exhaustive mode: every domain walked once
 
     # DNS --------------------------------------------------------------------
 
-    async def query(self, name: str, rdtype: str, term: str = "", *, void: bool = False,
-                    branch: Branch | None = None) -> Answer:
+    async def query(self, name: str, rdtype: str, term: str = "") -> Answer:
+        """One DNS question; ``term`` names the term it is asked for (its void
+        lookups count). The deadline is checked here too: an answer from the
+        run's cache never waits, so a walk of cached answers would never
+        notice time passing."""
+        if self.resolver.deadline.expired:
+            raise _Done(Result.TEMPERROR, "out of time (the deadline passed)", final=True)
         answer = await self.resolver.query(name, rdtype)
         if answer.status is Status.BAD_NAME:
             answer = Answer(answer.name, rdtype, Status.NXDOMAIN)  # no such name can exist
         empty = answer.status in (Status.NXDOMAIN, Status.NODATA)
-        self.queries.append(Query(answer.name, rdtype, str(answer.status), term, void and empty))
-        if void and empty:
-            self.voids += 1
-            if branch is not None:
-                branch.voids += 1
-            if self.voids > self.max_voids:
-                self._limit(f"more than {self.max_voids} void lookups", term)
+        self.queries.append(Query(answer.name, rdtype, str(answer.status), term,
+                                  bool(term) and empty))
         return answer
+
+    def void(self, term: str, branch: Branch) -> None:
+        """A term whose queries came back empty: one void lookup."""
+        self.voids += 1
+        branch.voids += 1
+        if self.voids > self.max_voids:
+            self._limit(f"more than {self.max_voids} void lookups", term)
 
     def _limit(self, problem: str, term: str) -> None:
         if not self.exhaustive:
@@ -337,11 +364,14 @@ class _Evaluation:
         if problem not in self.problems:  # the walk goes on, to count everything
             self.problems.append(problem)
 
-    def count(self, term: str, branch: Branch) -> None:
-        self.lookups += 1
-        branch.lookups += 1
+    def count(self, term: str, branch: Branch, lookups: int = 1) -> None:
+        self.lookups += lookups
+        branch.lookups += lookups
         if self.lookups > MAX_LOOKUPS:
             self._limit(f"more than {MAX_LOOKUPS} DNS lookups", term)
+        if self.lookups > WALK_LIMIT:
+            raise _Done(Result.PERMERROR, f"more than {WALK_LIMIT} DNS lookups; the walk "
+                                          "stopped there", final=True)
 
     # records ----------------------------------------------------------------
 
@@ -373,7 +403,11 @@ class _Evaluation:
         for mech in record.mechanisms:
             if mech.queries_dns and mech.name != "include":  # an include counts in its branch
                 self.count(mech.text, branch)
+            asked = len(self.queries)
             matched = await self.matches(mech, domain, branch)
+            if mech.name != "include" and any(q.void and q.term == mech.text
+                                              for q in self.queries[asked:]):
+                self.void(mech.text, branch)
             if matched and decided is None:
                 decided = Decision(mech.qualifier, mech.text, record, domain)
                 if not self.exhaustive:
@@ -393,13 +427,44 @@ class _Evaluation:
         return Decision(Result.NEUTRAL, "", record, domain)
 
     async def guarded(self, domain: str, branch: Branch) -> Decision:
+        """check_host() for one branch, which keeps its result: a loop ends it,
+        and the audit's walk takes a domain walked before from memory."""
+        key = domain.lower()
         try:
-            decision = await self.check_host(domain, branch)
+            if key in self.path:
+                loop = [*self.path[self.path.index(key):], key]
+                raise _Done(Result.PERMERROR, "loop: " + " > ".join(
+                    name.rstrip(".") for name in loop))
+            if key in self.walked:
+                return self.repeat(self.walked[key], branch)
+            self.path.append(key)
+            try:
+                decision = await self.check_host(domain, branch)
+            finally:
+                self.path.pop()
         except _Done as done:
             branch.result, branch.problem = done.result, done.problem
+            self._remember(key, branch)
             raise
         branch.result = decision.result
+        self._remember(key, branch)
         return decision
+
+    def _remember(self, key: str, branch: Branch) -> None:
+        if self.exhaustive and not branch.repeated:
+            self.walked.setdefault(key, branch)
+
+    def repeat(self, walked: Branch, branch: Branch) -> Decision:
+        """A domain the audit's walk has evaluated before: a receiver would walk
+        it again, so its lookups and void lookups count again; its result
+        stands as it was."""
+        branch.repeated, branch.record = True, walked.record
+        self.count(branch.via, branch, walked.cost - (1 if walked.via else 0))
+        self.voids += walked.void_cost
+        branch.voids += walked.void_cost
+        if walked.result in (Result.PERMERROR, Result.TEMPERROR):
+            raise _Done(walked.result, walked.problem)
+        return Decision(walked.result or Result.NONE, "", walked.record, walked.domain)
 
     # mechanisms -------------------------------------------------------------
 
@@ -418,8 +483,9 @@ class _Evaluation:
             try:
                 result = (await self.guarded(target, child)).result
             except _Done as done:
-                if self.exhaustive and done.result == Result.PERMERROR:
-                    self.problems.append(done.problem)
+                if self.exhaustive and done.result is Result.PERMERROR and not done.final:
+                    if done.problem not in self.problems:
+                        self.problems.append(done.problem)
                     return False
                 raise
             if result == Result.NONE:
@@ -427,13 +493,13 @@ class _Evaluation:
                 return False
             return result == Result.PASS
         if name == "a":
-            return await self.address_match(target, mech, branch, void=True)
+            return await self.address_match(target, mech)
         if name == "mx":
-            return await self.mx_match(target, mech, branch)
+            return await self.mx_match(target, mech)
         if name == "ptr":
-            return await self.ptr_match(target, mech, branch)
+            return await self.ptr_match(target, mech)
         if name == "exists":
-            answer = await self.query(target, "A", mech.text, void=True, branch=branch)
+            answer = await self.query(target, "A", mech.text)
             if not answer.answered:
                 raise _Done(Result.TEMPERROR, f"A {target.rstrip('.')}: {answer.describe()}")
             return answer.status is Status.ANSWER
@@ -442,18 +508,17 @@ class _Evaluation:
     def family_type(self) -> str:
         return "A" if self.ip.version == 4 else "AAAA"
 
-    async def address_match(self, target: str, mech: Mechanism, branch: Branch, *,
-                            void: bool) -> bool:
+    async def address_match(self, target: str, mech: Mechanism) -> bool:
         rdtype = self.family_type()
-        answer = await self.query(target, rdtype, mech.text, void=void, branch=branch)
+        answer = await self.query(target, rdtype, mech.text)
         if not answer.answered:
             raise _Done(Result.TEMPERROR, f"{rdtype} {target.rstrip('.')}: {answer.describe()}")
         bits = mech.cidr4 if self.ip.version == 4 else mech.cidr6
         return any(self.ip in ipaddress.ip_network(f"{a}/{bits}", strict=False)
                    for a in answer.records)
 
-    async def mx_match(self, target: str, mech: Mechanism, branch: Branch) -> bool:
-        answer = await self.query(target, "MX", mech.text, void=True, branch=branch)
+    async def mx_match(self, target: str, mech: Mechanism) -> bool:
+        answer = await self.query(target, "MX", mech.text)
         if not answer.answered:
             raise _Done(Result.TEMPERROR, f"MX {target.rstrip('.')}: {answer.describe()}")
         names = [r.split()[-1] for r in answer.records if r.split()[-1] != "."]
@@ -462,21 +527,20 @@ class _Evaluation:
             names = names[:MAX_MX]
         matched = False
         for name in names:
-            if await self.address_match(absolute(name), mech, branch, void=False):
+            if await self.address_match(absolute(name), mech):
                 matched = True
                 if not self.exhaustive:
                     break
         return matched
 
-    async def ptr_match(self, target: str, mech: Mechanism, branch: Branch) -> bool:
-        names = await self.validated_names(mech.text, branch)
+    async def ptr_match(self, target: str, mech: Mechanism) -> bool:
+        names = await self.validated_names(mech.text)
         wanted = target.rstrip(".").lower()
         return any(n == wanted or n.endswith("." + wanted) for n in names)
 
-    async def validated_names(self, term: str = "", branch: Branch | None = None) -> list[str]:
+    async def validated_names(self, term: str = "") -> list[str]:
         """5.5: PTR names of the client address whose A/AAAA hold the address."""
-        answer = await self.query(self.ip.reverse_pointer, "PTR", term, void=bool(term),
-                                  branch=branch)
+        answer = await self.query(self.ip.reverse_pointer, "PTR", term)
         if answer.status is not Status.ANSWER:
             return []  # a DNS error makes ptr fail to match, not a temperror
         validated = []
@@ -669,6 +733,19 @@ class Audit:
         return [(branch.domain.rstrip("."), m.text)
                 for _, branch in (self.tree.walk() if self.tree else ())
                 for m in (branch.record.mechanisms if branch.record else ()) if m.name == name]
+
+    @property
+    def permerrors(self) -> list[tuple[str, str]]:
+        """(where, problem) for each permerror in the tree, once each, at the
+        deepest branch it passed through, where it arose: an included record
+        that is broken, a loop, a walk too long. (The walk only counts past
+        the lookup and void limits; their counts say so.)"""
+        found: dict[str, str] = {}
+        for _, branch in self.tree.walk() if self.tree else ():
+            if branch.result is Result.PERMERROR and branch.problem:
+                where = f"{branch.via}:" if branch.via else ""
+                found[branch.problem] = where + branch.domain.rstrip(".")
+        return [(where, problem) for problem, where in found.items()]
 
     @property
     def missing_includes(self) -> list[str]:

@@ -238,3 +238,88 @@ def test_check_host_agrees_with_pyspf(world):
     assert disagreements == []
     # The generated records reach every result that does not need a DNS fault.
     assert seen >= {"pass", "fail", "softfail", "neutral", "permerror"}, seen
+
+
+# -- loops, deep and wide trees: bounded, reported, never a crash ----------------
+
+
+@pytest.mark.parametrize(("records", "loop"), [
+    ({"example.org": "v=spf1 include:example.org -all"}, "example.org > example.org"),
+    ({"example.org": "v=spf1 include:b.example -all", "b.example": "v=spf1 include:example.org"},
+     "example.org > b.example > example.org"),
+    ({"example.org": "v=spf1 include:b.example -all", "b.example": "v=spf1 include:c.example",
+      "c.example": "v=spf1 include:example.org"},
+     "example.org > b.example > c.example > example.org"),
+    ({"example.org": "v=spf1 redirect=example.org"}, "example.org > example.org"),
+])
+def test_loops_are_a_permerror_named_in_the_audit(dns, records, loop):
+    for name, text in records.items():
+        dns.add(name, "TXT", f'"{text}"')
+    found = spf.audit(resolver(dns), "example.org")
+    assert found.walk.result == "permerror"
+    assert [problem for _, problem in found.permerrors] == [f"loop: {loop}"]
+    assert spf.check_host(resolver(dns), "192.0.2.9", "example.org").result == "permerror"
+
+
+def test_a_self_include_after_a_match_still_passes(dns):
+    """A receiver stops at the first match: the loop behind it is never met."""
+    dns.add("example.org", "TXT", '"v=spf1 ip4:192.0.2.200 include:example.org -all"')
+    assert spf.check_host(resolver(dns), "192.0.2.200", "example.org").result == "pass"
+    assert spf.audit(resolver(dns), "example.org").permerrors == [
+        ("include:example.org", "loop: example.org > example.org")]
+
+
+def test_a_long_chain_stops_at_the_walk_limit(dns):
+    for i in range(350):
+        dns.add(f"c{i}.example", "TXT", f'"v=spf1 include:c{i + 1}.example -all"')
+    found = spf.audit(resolver(dns), "c0.example")
+    assert found.walk.lookups == spf.WALK_LIMIT + 1
+    assert found.permerrors == [(f"include:c{spf.WALK_LIMIT}.example", f"more than "
+                                 f"{spf.WALK_LIMIT} DNS lookups; the walk stopped there")]
+    assert len(dns.log) < 2 * spf.WALK_LIMIT
+
+
+def test_a_diamond_walks_each_domain_once_and_counts_every_path(dns):
+    """Each level includes the next twice: 2^n paths, n domains. Walked once
+    each; the lookups a receiver would make are counted all the same."""
+    for i in range(24):
+        dns.add(f"d{i}.example", "TXT",
+                f'"v=spf1 include:d{i + 1}.example include:d{i + 1}.example -all"')
+    dns.add("d24.example", "TXT", '"v=spf1 -all"')
+    found = spf.audit(resolver(dns), "d0.example")
+    assert found.walk.lookups == spf.WALK_LIMIT + 1  # stopped: far past any limit
+    assert len({q.name for q in dns.log}) <= 25
+    small = {f"e{i}.example": f"v=spf1 include:e{i + 1}.example include:e{i + 1}.example -all"
+             for i in range(3)}
+    for name, text in {**small, "e3.example": "v=spf1 a -all"}.items():
+        dns.add(name, "TXT", f'"{text}"')
+    found = spf.audit(resolver(dns), "e0.example")
+    # 2 + 4 + 8 includes, and 8 paths reach e3's "a": as a receiver counts them.
+    assert found.walk.lookups == 2 + 4 + 8 + 8
+    assert [b.repeated for _, b in found.walk.tree.walk()].count(True) == 3
+
+
+def test_a_permerror_inside_an_include_is_reported(dns):
+    dns.add("example.org", "TXT", '"v=spf1 include:bad.example -all"')
+    dns.add("bad.example", "TXT", '"v=spf1 ip4:1.2.3.999 -all"')
+    assert spf.audit(resolver(dns), "example.org").permerrors == [
+        ("include:bad.example", "bad ip4 address in 'ip4:1.2.3.999' (bad.example)")]
+
+
+def test_void_lookups_count_once_per_term(dns):
+    """An mx term whose two hosts have no address is one void lookup, not two
+    (RFC 7208 4.6.4 limits terms); a term with no empty answer is none."""
+    dns.add("example.org", "TXT", '"v=spf1 mx a:ok.example -all"')
+    dns.add("example.org", "MX", "10 mx1.example.", "20 mx2.example.")
+    dns.add("ok.example", "A", "198.51.100.1")
+    outcome = spf.check_host(resolver(dns), "192.0.2.1", "example.org")
+    assert (outcome.result, outcome.voids) == ("fail", 1)
+    assert sorted(q.name for q in outcome.queries if q.void) == ["mx1.example.", "mx2.example."]
+
+
+def test_the_walk_notices_the_deadline_even_on_cached_answers(dns):
+    dns.add("example.org", "TXT", '"v=spf1 a -all"')
+    late = Resolver([dns.nameserver], deadline=Deadline(0.0))
+    outcome = spf.check_host(late, "192.0.2.1", "example.org")
+    assert (outcome.result, outcome.problem) == ("temperror", "out of time (the deadline "
+                                                              "passed)")
