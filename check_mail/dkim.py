@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from check_mail.dns import Answer, Resolver, Status
+from check_mail.dns import Answer, Resolver, Status, valid_name
 from check_mail.outcome import Word
 
 
@@ -35,6 +35,8 @@ class Verdict(Word):
 ALGORITHMS = {"rsa-sha256": ("rsa", "sha256"), "rsa-sha1": ("rsa", "sha1"),
               "ed25519-sha256": ("ed25519", "sha256")}
 FUTURE_SLACK = 300  # seconds a signer's clock may run ahead
+NUMBER_TAGS = {"l": 76, "t": 12, "x": 12}  # digits allowed (RFC 6376 3.5)
+MAX_SIGNATURES = 20  # a message with more is verified this far, and says so
 _TAG_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _WSP = re.compile(rb"[ \t]+")
 
@@ -133,7 +135,7 @@ def parse_key_record(text: str) -> KeyRecord:
                      frozenset(f.lower() for f in _list(tags.get("t", ""))), key)
 
 
-def _load_key(key_type: str, raw: bytes):
+def _load_key(key_type: str, raw: bytes) -> Any:
     from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
     from cryptography.hazmat.primitives.serialization import load_der_public_key
 
@@ -143,8 +145,9 @@ def _load_key(key_type: str, raw: bytes):
         return ed25519.Ed25519PublicKey.from_public_bytes(raw)
     try:
         key = load_der_public_key(raw)
-    except (ValueError, TypeError) as exc:
-        raise DkimError(f"p= is not a SubjectPublicKeyInfo key ({exc})", "p") from None
+    except Exception as exc:  # ValueError, or UnsupportedAlgorithm for an unknown OID
+        raise DkimError(f"p= is not a SubjectPublicKeyInfo key ({type(exc).__name__}: "
+                        f"{str(exc)[:80]})", "p") from None
     if not isinstance(key, rsa.RSAPublicKey):
         raise DkimError("p= holds no RSA key but k=rsa", "p")
     return key
@@ -212,21 +215,27 @@ class Message:
 
 
 def parse_message(data: bytes) -> Message:
-    data = re.sub(rb"(?<!\r)\n", b"\r\n", data)  # a message saved with bare LFs
-    head, sep, body = data.partition(b"\r\n\r\n")
-    if not sep and data.startswith(b"\r\n"):
+    """Header fields and body; a message may have no body and no empty line
+    (RFC 5322 3.5). Linear in the size, however the fields are folded."""
+    # A message saved with bare LFs: every line ends in CRLF (in C, not per match).
+    data = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    if data.startswith(b"\r\n"):
         head, body = b"", data[2:]
-    headers: list[tuple[str, bytes]] = []
-    for line in head.split(b"\r\n") if head else []:
-        if line[:1] in (b" ", b"\t") and headers:
-            last, field = headers[-1]
-            headers[-1] = (last, field + line + b"\r\n")
+    else:
+        head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n") if head else []
+    if lines and not lines[-1]:  # header fields only, ending with a CRLF
+        lines.pop()
+    fields: list[tuple[str, list[bytes]]] = []
+    for line in lines:
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1][1].append(line)
             continue
         raw_name, colon, _ = line.partition(b":")
         if not colon:
             raise DkimError(f"malformed header line {line[:30]!r}")
-        headers.append((raw_name.decode("ascii", "replace").strip(), line + b"\r\n"))
-    return Message(headers, body)
+        fields.append((raw_name.decode("ascii", "replace").strip(), [line]))
+    return Message([(name, b"\r\n".join(parts) + b"\r\n") for name, parts in fields], body)
 
 
 def _relaxed_header(field: bytes) -> bytes:
@@ -237,18 +246,23 @@ def _relaxed_header(field: bytes) -> bytes:
 
 
 def canonical_body(body: bytes, relaxed: bool) -> bytes:
+    """RFC 6376 3.4.3 and 3.4.4, on the whole body at once (a line-by-line
+    list of a body of a million empty lines would cost gigabytes)."""
     if relaxed:
-        lines = [_WSP.sub(b" ", line).rstrip(b" ") for line in body.split(b"\r\n")]
-        body = b"\r\n".join(lines)
+        body = _WSP.sub(b" ", body).replace(b" \r\n", b"\r\n")  # collapse, strip line ends
+        if body.endswith(b" "):  # the last line, without a CRLF
+            body = body[:-1]
         body = body.rstrip(b"\r\n")
         return body + b"\r\n" if body else b""
-    return body.rstrip(b"\r\n") + b"\r\n" if body.rstrip(b"\r\n") else b"\r\n"
+    body = body.rstrip(b"\r\n")
+    return body + b"\r\n"
 
 
 @dataclass
 class SignatureCheck:
     """One DKIM-Signature and what became of it."""
 
+    position: int = 0  # 1 for the message's first DKIM-Signature, 2 for the next...
     domain: str = ""
     selector: str = ""
     algorithm: str = ""
@@ -262,19 +276,30 @@ class SignatureCheck:
     def weak(self) -> bool:
         return self.algorithm == "rsa-sha1"
 
+    @property
+    def label(self) -> str:
+        """"signature d=example.org s=s2025", or by what it has; by its
+        position when it has neither d= nor s=."""
+        named = " ".join(f"{tag}={value}" for tag, value in (("d", self.domain),
+                                                             ("s", self.selector)) if value)
+        return f"signature {named or f'#{self.position}'}"
+
 
 def signed_data(message: Message, index: int, tags: dict[str, str],
-                    header_relaxed: bool) -> bytes:
-    """The header part of the signed data (RFC 6376 3.7, 5.4.2)."""
-    used: set[int] = set()
-    data = b""
+                header_relaxed: bool) -> bytes:
+    """The header part of the signed data (RFC 6376 3.7, 5.4.2): each field
+    h= names, the last unused one of that name first, then the signature
+    itself with an empty b=."""
+    unused: dict[str, list[bytes]] = {}
+    for name, raw in message.headers:
+        unused.setdefault(name.lower(), []).append(raw)
+    parts = []
     for wanted in _list(tags["h"]):
-        for i in range(len(message.headers) - 1, -1, -1):  # the last unused one first
-            name, raw = message.headers[i]
-            if i not in used and name.lower() == wanted.lower():
-                used.add(i)
-                data += _relaxed_header(raw) if header_relaxed else raw
-                break
+        found = unused.get(wanted.lower())
+        if found:
+            raw = found.pop()
+            parts.append(_relaxed_header(raw) if header_relaxed else raw)
+    data = b"".join(parts)
     own = message.headers[index][1]
     own_name, _, value = own.partition(b":")
     value = re.sub(rb"(^|;)([ \t\r\n]*b[ \t\r\n]*=)[^;]*", rb"\1\2", value, count=1)
@@ -284,8 +309,8 @@ def signed_data(message: Message, index: int, tags: dict[str, str],
 
 
 async def verify_signature(resolver: Resolver, message: Message, index: int,
-                           now: float | None = None) -> SignatureCheck:
-    check = SignatureCheck()
+                           now: float | None = None, position: int = 1) -> SignatureCheck:
+    check = SignatureCheck(position)
     try:
         raw = message.headers[index][1].partition(b":")[2].decode("ascii")
     except UnicodeDecodeError:
@@ -297,11 +322,11 @@ async def verify_signature(resolver: Resolver, message: Message, index: int,
         check.reason = f"malformed signature: {exc}"
         return check
     check.tags = tags
+    check.domain, check.selector = tags.get("d", "").lower(), tags.get("s", "")
     missing = [t for t in ("v", "a", "b", "bh", "d", "h", "s") if t not in tags]
     if missing:
         check.reason = f"the signature lacks {', '.join(t + '=' for t in missing)}"
         return check
-    check.domain, check.selector = tags["d"].lower(), tags["s"]
     check.algorithm, check.canonicalization = tags["a"].lower(), tags.get("c", "simple/simple")
     problem = _signature_problem(tags, now if now is not None else time.time())
     if problem:
@@ -310,7 +335,9 @@ async def verify_signature(resolver: Resolver, message: Message, index: int,
     header_c, _, body_c = check.canonicalization.lower().partition("/")
     found = await lookup_key(resolver, check.selector, check.domain)
     if found.record is None:
-        check.verdict = Verdict.TEMPERROR if not found.answer.answered else Verdict.PERMERROR
+        # A name that cannot exist (too long) fails for good, like a missing key.
+        temporary = not found.answer.answered and found.answer.status is not Status.BAD_NAME
+        check.verdict = Verdict.TEMPERROR if temporary else Verdict.PERMERROR
         check.reason = f"key {found.name.rstrip('.')}: {found.error}"
         return check
     key = check.key = found.record
@@ -355,13 +382,18 @@ def _signature_problem(tags: dict[str, str], now: float) -> str:
         return f"q={tags['q']} offers no dns/txt"
     if "from" not in [h.lower() for h in _list(tags["h"])]:
         return "From is not signed"
-    identity = tags.get("i", "@" + tags["d"]).rpartition("@")[2].lower()
     domain = tags["d"].lower()
+    for tag, value in (("d", domain), ("s", tags["s"])):
+        if not valid_name(value) or value.endswith("."):  # 3.5: domain names, nothing else
+            return f"{tag}= is not a valid domain name"
+    identity = _identity_domain(tags)
+    if identity is None:
+        return "i= is not a valid identity (local@domain)"
     if identity != domain and not identity.endswith("." + domain):
         return f"i= domain {identity} is not d={domain} or below it"
-    for tag in ("l", "t", "x"):
-        if tag in tags and not tags[tag].isdigit():
-            return f"{tag}={tags[tag]} is not a number"
+    for tag, digits in NUMBER_TAGS.items():  # 3.5: l= is 1*76DIGIT, t= and x= 1*12DIGIT
+        if tag in tags and not re.fullmatch(f"[0-9]{{1,{digits}}}", tags[tag]):
+            return f"{tag}= is not a number of at most {digits} digits"
     if "x" in tags and "t" in tags and int(tags["x"]) < int(tags["t"]):
         return "x= is before t="
     if "x" in tags and int(tags["x"]) < now:
@@ -369,6 +401,33 @@ def _signature_problem(tags: dict[str, str], now: float) -> str:
     if "t" in tags and int(tags["t"]) > now + FUTURE_SLACK:
         return "the signature is dated in the future (t=)"
     return ""
+
+
+def _identity_domain(tags: dict[str, str]) -> str | None:
+    """The domain of i= (d= when there is none), dkim-quoted-printable decoded
+    (RFC 6376 2.11); None when it is not local@domain with a valid domain."""
+    if "i" not in tags:
+        return tags["d"].lower()
+    try:
+        identity = _quoted_printable(tags["i"])
+    except ValueError:
+        return None
+    _, at, domain = identity.rpartition("@")
+    domain = domain.lower()
+    if not at or not valid_name(domain) or domain.endswith("."):
+        return None
+    return domain
+
+
+def _quoted_printable(value: str) -> str:
+    """dkim-quoted-printable: "=XX" stands for the octet XX; folding white
+    space is ignored."""
+    value = re.sub(r"[ \t\r\n]", "", value)
+    if re.search(r"=(?![0-9A-F]{2})", value):
+        raise ValueError("bad quoted-printable")
+    raw = re.sub(rb"=([0-9A-F]{2})", lambda m: bytes([int(m.group(1), 16)]),
+                 value.encode("ascii", "replace"))
+    return raw.decode("utf-8", "replace")
 
 
 def _key_problem(key: KeyRecord, key_type: str, hash_name: str, tags: dict[str, str]) -> str:
@@ -403,9 +462,22 @@ def _valid(key: KeyRecord, hash_name: str, signature: bytes, data: bytes) -> boo
     return True
 
 
-def verify(resolver: Resolver, data: bytes, now: float | None = None) -> list[SignatureCheck]:
-    """Verify every DKIM-Signature of a message, all keys fetched at once."""
-    message = parse_message(data)
+@dataclass(frozen=True)
+class Verification:
+    """The signatures of a message, verified up to MAX_SIGNATURES."""
+
+    checks: list[SignatureCheck]
+    unverified: int = 0  # signatures past the limit, left alone
+
+
+def verify(resolver: Resolver, message: Message | bytes,
+           now: float | None = None) -> Verification:
+    """Verify the DKIM-Signatures of a message (parsed, or bytes to parse), all
+    keys fetched at once."""
+    if isinstance(message, bytes):
+        message = parse_message(message)
     indexes = [i for i, (name, _) in enumerate(message.headers)
                if name.lower() == "dkim-signature"]
-    return resolver.run_all(verify_signature(resolver, message, i, now) for i in indexes)
+    checks = resolver.run_all(verify_signature(resolver, message, index, now, position)
+                              for position, index in enumerate(indexes[:MAX_SIGNATURES], 1))
+    return Verification(checks, max(0, len(indexes) - MAX_SIGNATURES))

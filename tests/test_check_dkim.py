@@ -169,3 +169,39 @@ def test_bad_input_is_one_unknown_line(nameserver, tmp_path, keyfiles):
         assert run.returncode == 3, args
         assert run.lines[0] == f"DKIM UNKNOWN - {message}"
         assert run.stderr == ""
+
+
+def test_an_unloadable_key_is_malformed_and_hides_no_other_selector(dns):
+    import base64
+
+    from tests.test_dkim import UNKNOWN_ALGORITHM_SPKI
+
+    dns.add("odd._domainkey.example.org", "TXT",
+            f'"v=DKIM1; k=rsa; p={base64.b64encode(UNKNOWN_ALGORITHM_SPKI).decode()}"')
+    run = dkim(dns, "-s", "odd", "-s", "s2025", "-v")
+    assert run.returncode == 2
+    assert run.lines[0].startswith("DKIM CRITICAL - odd: malformed key record: p= is not a "
+                                   "SubjectPublicKeyInfo key (")
+    assert "s2025: example.org" not in run.stdout
+    assert any(line.startswith("s2025: s2025._domainkey.example.org: rsa 2048")
+               for line in run.lines)
+
+
+def test_foreign_text_cannot_break_the_status_line(dns, tmp_path):
+    """A d= folded with CR LF, a record with a newline inside a tag: the output
+    keeps one status line, and no second line pretends to be one."""
+    message = tmp_path / "folded.eml"
+    message.write_bytes(b"DKIM-Signature: v=1; a=rsa-sha256; d=example.org\r\n"
+                        b" DKIM OK - forged; s=s2025; h=from; bh=; b=\r\n" + dkimkeys.MESSAGE)
+    dns.add("nl._domainkey.example.org", "TXT", '"v=DKIM1; k=rsa;\\010DKIM OK - x| p=abc"')
+    for args in (["--message", str(message)], ["-s", "nl"]):
+        run = run_plugin("check_dkim", "-n", dns.address, "-D", "example.org", *args, "-v")
+        assert run.returncode == 2, run.stdout
+        assert not any(line.lstrip().startswith("DKIM OK") for line in run.lines), run.stdout
+        assert run.lines[0].count("|") <= 1 and run.stderr == ""
+
+
+def test_an_endless_message_is_refused_by_size():
+    run = run_plugin("check_dkim", "-D", "example.org", "--message", "/dev/zero")
+    assert run.returncode == 3
+    assert run.lines == ["DKIM UNKNOWN - --message /dev/zero: larger than 32 MiB"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import stat
-import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
@@ -20,7 +19,9 @@ from check_mail.deadline import Deadline
 from check_mail.outcome import Finding, Level
 
 if TYPE_CHECKING:
-    from check_mail.dkim import KeyLookup, SignatureCheck
+    from check_mail.dkim import KeyLookup, Message, SignatureCheck, Verification
+
+MESSAGE_LIMIT = 32 << 20  # octets; Postfix's default message_size_limit is 10 MB
 
 EPILOG = """\
 states, per selector:
@@ -79,7 +80,7 @@ class PrivateKey(NamedTuple):
 
 class Keys(plugin.Resource):
     def __init__(self, args: argparse.Namespace, deadline: Deadline,
-                 private: list[PrivateKey], message: bytes | None) -> None:
+                 private: list[PrivateKey], message: Message | None) -> None:
         super().__init__(args, deadline)
         self.private = private  # one per selector, or none
         self.message = message
@@ -105,10 +106,11 @@ class Keys(plugin.Resource):
                 yield plugin.Metric(f"{found.selector}_ttl", found.answer.ttl, "s",
                                     min=0, context="ttl")
         if self.message is not None:
-            self.signatures = dkim.verify(self.resolver, self.message)
-            yield plugin.Metric("signatures", signature_findings(self.signatures),
+            verification = dkim.verify(self.resolver, self.message)
+            self.signatures = verification.checks
+            yield plugin.Metric("signatures", signature_findings(verification),
                                 context="signatures")
-        yield self.elapsed()
+        yield from self.finish()
 
 
 def selector_findings(found: KeyLookup, private: PrivateKey | None,
@@ -145,12 +147,12 @@ def selector_findings(found: KeyLookup, private: PrivateKey | None,
     return out
 
 
-def signature_findings(checks: list[SignatureCheck]) -> list[Finding]:
-    from check_mail.dkim import Verdict
+def signature_findings(verification: Verification) -> list[Finding]:
+    from check_mail.dkim import MAX_SIGNATURES, Verdict
 
     out = []
-    for check in checks:
-        label = f"signature d={check.domain or '?'} s={check.selector or '?'}"
+    for check in verification.checks:
+        label = check.label
         if check.verdict is Verdict.PASS:
             if check.weak:
                 out.append(Finding(Level.WARNING, f"{label}: passes, but rsa-sha1 is weak"))
@@ -158,8 +160,11 @@ def signature_findings(checks: list[SignatureCheck]) -> list[Finding]:
             out.append(Finding(Level.UNKNOWN, f"{label}: {check.reason}"))
         else:
             out.append(Finding(Level.CRITICAL, f"{label}: {check.verdict}, {check.reason}"))
-    if not checks:
+    if not verification.checks:
         out.append(Finding(Level.CRITICAL, "the message carries no DKIM-Signature"))
+    if verification.unverified:
+        out.append(Finding(Level.WARNING, f"{verification.unverified} more DKIM-Signatures "
+                                          f"not verified (at most {MAX_SIGNATURES} are)"))
     return out
 
 
@@ -198,8 +203,8 @@ class Wording(plugin.Summary):
                          f"TTL {found.answer.ttl} s")
         for check in self.resource.signatures:
             why = f" ({check.reason})" if check.reason else ""
-            lines.append(f"signature d={check.domain} s={check.selector} a={check.algorithm} "
-                         f"c={check.canonicalization}: {check.verdict}{why}")
+            lines.append(f"{check.label} a={check.algorithm or '?'} "
+                         f"c={check.canonicalization or '?'}: {check.verdict}{why}")
         return lines
 
 
@@ -210,29 +215,19 @@ def load_private_keys(paths: list[str]) -> list[PrivateKey]:
 
     keys = []
     for path in paths:
+        pem = plugin.read_input(path, "--private-key", plugin.SECRET_FILE_LIMIT)
         try:
             mode = os.stat(path).st_mode
-            with open(path, "rb") as handle:
-                key = load_pem_private_key(handle.read(), password=None)
+            key = load_pem_private_key(pem, password=None)
         except OSError as exc:
             raise plugin.UsageError(f"--private-key {path}: {exc.strerror}") from None
-        except (ValueError, TypeError):  # the reason could quote the key: never show it
+        except Exception:  # the reason could quote the key: never show it
             raise plugin.UsageError(f"--private-key {path}: not an unencrypted PEM private "
                                     "key") from None
         if not isinstance(key, (rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey)):
             raise plugin.UsageError(f"--private-key {path}: neither an RSA nor an ed25519 key")
         keys.append(PrivateKey(path, mode, key))
     return keys
-
-
-def read_message(path: str) -> bytes:
-    try:
-        if path == "-":
-            return sys.stdin.buffer.read()
-        with open(path, "rb") as handle:
-            return handle.read()
-    except OSError as exc:
-        raise plugin.UsageError(f"--message {path}: {exc.strerror}") from None
 
 
 def build(args: argparse.Namespace, deadline: Deadline) -> plugin.Check:
@@ -244,21 +239,21 @@ def build(args: argparse.Namespace, deadline: Deadline) -> plugin.Check:
         raise plugin.UsageError(f"{len(args.private_key)} --private-key for "
                                 f"{len(args.selector)} selectors: give one per selector")
     private = load_private_keys(args.private_key)
-    message = read_message(args.message) if args.message else None
-    if message is not None:
+    message = None
+    if args.message:
         try:
-            dkim.parse_message(message)
+            message = dkim.parse_message(plugin.read_input(args.message, "--message",
+                                                           MESSAGE_LIMIT))
         except dkim.DkimError as exc:
             raise plugin.UsageError(f"--message {args.message}: {exc}") from None
     resource = Keys(args, deadline, private, message)
-    return plugin.Check(
+    return plugin.check(
         resource,
         plugin.Findings("selector"),
         plugin.Findings("signatures"),
         plugin.Threshold("rsa_bits", args.warning, args.critical, fmt_metric=rsa_bits),
         plugin.Measure("bits"),
         plugin.Measure("ttl"),
-        plugin.Measure("time"),
         Wording(resource),
     )
 
