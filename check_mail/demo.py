@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import NoReturn
 
 STATES = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
 
@@ -91,8 +92,17 @@ def demo() -> int:
     return 1 if wrong else 0
 
 
+class Parser(argparse.ArgumentParser):
+    """Bad arguments exit 3 (UNKNOWN), as for every plugin of the suite."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stdout)
+        sys.stdout.write(f"{self.prog}: error: {message}\n")
+        sys.exit(3)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="check-mail", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="check-mail", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("-H", "--host", help="the mail server to check")
     parser.add_argument("-D", "--domain", help="the mail domain to check")
     parser.add_argument("--demo", action="store_true",

@@ -30,6 +30,10 @@ T = TypeVar("T")
 RESOLV_CONF = "/etc/resolv.conf"
 # A lost UDP packet is common; a second try per server is cheap insurance.
 ATTEMPTS_PER_SERVER = 2
+# Addresses of one host that a check follows: real mail hosts have a few; a
+# hostile or broken zone's thousands must not multiply into thousands of
+# blocklist queries or SMTP sessions.
+MAX_HOST_ADDRESSES = 32
 
 
 class Status(Word):
@@ -125,6 +129,9 @@ def parse_nameserver(text: str) -> Nameserver:
         port = _parse_port(port_text, text)
     else:
         host = text
+    if "%" in host:
+        raise ValueError(f"invalid nameserver {text!r}: an IPv6 zone (%...) names a link, "
+                         "not a host")
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
@@ -200,11 +207,24 @@ def reverse_labels(address: str) -> str:
 
 @dataclass(frozen=True)
 class HostAddresses:
-    """A host's A and AAAA addresses, and the lookups that failed on the way."""
+    """A host's A and AAAA addresses (the first MAX_HOST_ADDRESSES), and the
+    lookups that failed on the way."""
 
     host: str
-    addresses: tuple[str, ...]
     answers: tuple[Answer, ...]
+
+    @property
+    def found(self) -> tuple[str, ...]:
+        return tuple(r for a in self.answers if a.status is Status.ANSWER for r in a.records)
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return self.found[:MAX_HOST_ADDRESSES]
+
+    @property
+    def dropped(self) -> int:
+        """Addresses past the limit, not followed."""
+        return max(0, len(self.found) - MAX_HOST_ADDRESSES)
 
     @property
     def failures(self) -> list[Answer]:
@@ -271,8 +291,7 @@ class Resolver:
         import asyncio
 
         answers = await asyncio.gather(*(self.query(host, t) for t in family_types(family)))
-        found = tuple(r for a in answers if a.status is Status.ANSWER for r in a.records)
-        return HostAddresses(absolute(host), found, tuple(answers))
+        return HostAddresses(absolute(host), tuple(answers))
 
     async def query(self, name: str, rdtype: str) -> Answer:
         import asyncio

@@ -29,6 +29,7 @@ from check_mail.dns import (
 from check_mail.outcome import Word
 
 DEFAULT_ZONES_FILE = Path(__file__).with_name("data") / "dnsbl-zones.ini"
+ZONES_FILE_LIMIT = 1 << 20  # octets: a thousand zones take a tenth of this
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 Network = ipaddress.IPv4Network
 
@@ -276,11 +277,13 @@ def valid_zone_name(name: str) -> bool:
 
 def load_zones(path: Path | str = DEFAULT_ZONES_FILE) -> list[Zone]:
     """Read a zones file (INI; see the shipped data/dnsbl-zones.ini)."""
+    from check_mail import files
+
     parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";",))
     try:
-        with open(path, encoding="utf-8") as handle:
-            parser.read_file(handle)
-    except (OSError, UnicodeDecodeError, configparser.Error) as exc:
+        parser.read_string(files.read(str(path), ZONES_FILE_LIMIT).decode("utf-8"),
+                           source=str(path))
+    except (OSError, ValueError, configparser.Error) as exc:  # UnicodeDecodeError is a ValueError
         raise ZoneError(f"cannot read zones file {path}: {_first_line(exc)}") from None
     zones = []
     for name in parser.sections():

@@ -15,7 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from check_mail.dns import (
+    MAX_HOST_ADDRESSES,
     Answer,
+    HostAddresses,
     Resolver,
     Status,
     absolute,
@@ -24,16 +26,20 @@ from check_mail.dns import (
 )
 from check_mail.outcome import Finding, Level
 
+# Exchangers a check follows; RFC 5321 5.1 lets a sender give up after a
+# few, and Postfix tries 5 addresses at most (smtp_mx_address_limit).
+MAX_EXCHANGERS = 20
+
 
 @dataclass(frozen=True)
 class Exchanger:
     name: str
     preference: int
-    answers: tuple[Answer, ...] = ()  # its A and AAAA lookups
+    host: HostAddresses  # its A and AAAA lookups
 
     @property
     def addresses(self) -> tuple[str, ...]:
-        return tuple(r for a in self.answers if a.status is Status.ANSWER for r in a.records)
+        return self.host.addresses
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,7 @@ class MailExchangers:
     domain: str
     mx: Answer
     exchangers: tuple[Exchanger, ...] = ()
+    dropped: int = 0  # exchangers past MAX_EXCHANGERS, not followed
 
     @property
     def null(self) -> bool:
@@ -54,7 +61,7 @@ class MailExchangers:
 
     @property
     def failures(self) -> list[Answer]:
-        answers = [self.mx, *(a for x in self.exchangers for a in x.answers)]
+        answers = [self.mx, *(a for x in self.exchangers for a in x.host.answers)]
         return [a for a in answers if not a.answered]
 
     @property
@@ -78,10 +85,12 @@ async def exchangers(resolver: Resolver, domain: str,
         targets = [(0, absolute(domain).lower())]
     else:
         return MailExchangers(absolute(domain), mx)
-    hosts = await asyncio.gather(*(resolver.host_addresses(name, family) for _, name in targets))
+    followed = targets[:MAX_EXCHANGERS]
+    hosts = await asyncio.gather(*(resolver.host_addresses(name, family)
+                                   for _, name in followed))
     return MailExchangers(absolute(domain), mx, tuple(
-        Exchanger(name.rstrip("."), pref, host.answers)
-        for (pref, name), host in zip(targets, hosts)))
+        Exchanger(name.rstrip("."), pref, host) for (pref, name), host in zip(followed, hosts)),
+        len(targets) - len(followed))
 
 
 def lookup(resolver: Resolver, domain: str, family: int | None = None) -> MailExchangers:
@@ -104,12 +113,19 @@ def problems(found: MailExchangers, family: int | None = None, *,
         return [Finding(null_mx, f"{domain} has a null MX (RFC 7505): it accepts no mail at all")]
     if found.mx.status is Status.NXDOMAIN:
         return [Finding(Level.CRITICAL, f"{domain} does not exist (NXDOMAIN)")]
+    out = []
     bare = [x.name for x in found.exchangers if not x.addresses]
     if bare:
         what = "the domain itself" if found.implicit else "MX " + ", ".join(bare)
         kind = family_name(family)
-        return [Finding(Level.CRITICAL, f"{what} has no {kind + ' ' if kind else ''}address")]
-    return []
+        out.append(Finding(Level.CRITICAL, f"{what} has no {kind + ' ' if kind else ''}address"))
+    if found.dropped:
+        out.append(Finding(Level.WARNING, f"{domain} has {found.dropped + MAX_EXCHANGERS} MX "
+                                          f"hosts; only the first {MAX_EXCHANGERS} are checked"))
+    out += [Finding(Level.WARNING, f"MX {x.name} has {len(x.host.found)} addresses; only the "
+                                   f"first {MAX_HOST_ADDRESSES} are checked")
+            for x in found.exchangers if x.host.dropped]
+    return out
 
 
 def _parse(record: str) -> tuple[int, str]:

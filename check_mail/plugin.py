@@ -47,6 +47,15 @@ __all__ = ["Check", "Finding", "Level", "Metric", "Results"]
 UNKNOWN = 3
 DEFAULT_TIMEOUT = 10.0
 MAX_TIMEOUT = 3600.0  # -t beyond an hour is a typo, and overflows timers when huge
+# How a run spends -t: the deadline for queries and reads leaves RESERVE (at
+# most) to word and print the result; the backstop fires BACKSTOP before -t
+# ends and, should unwinding hang, ends the process GRACE later. A plugin so
+# ends within -t + MARGIN, whatever the servers do (the interpreter's start,
+# some 40 ms, comes on top).
+RESERVE = 0.5
+BACKSTOP = 0.2
+GRACE = 0.25
+MARGIN = GRACE
 STATUS_LIMIT = 1000  # characters of the status line; details belong in the long output
 LINE_LIMIT = 4000  # characters of one long-output line
 
@@ -63,8 +72,10 @@ class UsageError(Exception):
     """Bad input found after parsing: shown as one UNKNOWN line, exit 3."""
 
 
-class PluginTimeout(Exception):
-    pass
+class PluginTimeout(BaseException):
+    """The backstop fired. A BaseException, like KeyboardInterrupt, so that no
+    ``except Exception`` on the way (a parser guarding against hostile
+    replies, say) can swallow it."""
 
 
 # -- options -----------------------------------------------------------------
@@ -271,16 +282,59 @@ class Parser(argparse.ArgumentParser):
         return group
 
 
+# -- input files and secrets ---------------------------------------------------
+
+SECRET_FILE_LIMIT = 64 * 1024  # octets: keys and passwords are short
+
+
+def read_input(path: str, option: str, limit: int) -> bytes:
+    """A file an option names (``-`` for stdin), at most ``limit`` octets; any
+    failure is bad input, worded without the content."""
+    from check_mail import files
+
+    try:
+        return files.read(path, limit)
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: {exc.strerror or type(exc).__name__}") from None
+    except files.TooLarge as exc:
+        raise UsageError(f"{option} {path}: {exc}") from None
+
+
+def secret_environment(variable: str) -> str:
+    """A secret from the environment (``CHECK_MAIL_...``), or "".
+
+    Secrets come from a file (``--...-file``) or the environment, never from
+    the command line where every local user sees them in ``ps``.
+    """
+    return os.environ.get(variable, "").strip()
+
+
+def read_secret(path: str, option: str) -> str:
+    """A secret file's text, stripped: ``--...-file FILE``."""
+    data = read_input(path, option, SECRET_FILE_LIMIT)
+    try:
+        return data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise UsageError(f"{option} {path}: not UTF-8 text") from None
+
+
 # -- probing -----------------------------------------------------------------
 
 
 class Resource(nagiosplugin.Resource):
     """What every check's probe has: the parsed options, the run's deadline,
-    and the DNS layer as the DNS options ask."""
+    the DNS layer as the DNS options ask, and the limits it reached.
+
+    ``probe()`` ends with ``yield from self.finish()``."""
 
     def __init__(self, args: argparse.Namespace, deadline: Deadline) -> None:
         self.args = args
         self.deadline = deadline
+        self.limits: list[Finding] = []
+
+    def capped(self, text: str) -> None:
+        """A limit on the work was reached: not everything was checked."""
+        self.limits.append(Finding(Level.WARNING, text))
 
     @functools.cached_property
     def resolver(self) -> Resolver:
@@ -310,11 +364,17 @@ class Resource(nagiosplugin.Resource):
         if not found.addresses:
             kind = family_name(family)
             raise nagiosplugin.CheckError(f"{host} has no {kind + ' ' if kind else ''}address")
+        if found.dropped:
+            self.capped(f"{host} has {len(found.found)} addresses; only the first "
+                        f"{len(found.addresses)} are checked")
         return list(found.addresses)
 
-    def elapsed(self) -> Metric:
-        """The run time so far, in seconds, for the ``time`` perfdata (context "time")."""
-        return Metric("time", round(self.deadline.elapsed(), 3), "s", min=0, context="time")
+    def finish(self) -> Iterator[Metric]:
+        """The metrics every run ends with: the limits reached (context
+        "limits"), and the run time in seconds (context "time")."""
+        if self.limits:
+            yield Metric("limits", self.limits, context="limits")
+        yield Metric("time", round(self.deadline.elapsed(), 3), "s", min=0, context="time")
 
 
 # -- judging -----------------------------------------------------------------
@@ -429,6 +489,12 @@ class Measure(nagiosplugin.Context):
         return _performance(metric)
 
 
+def check(resource: Resource, *judges: nagiosplugin.Context | Summary) -> Check:
+    """A check of the resource, with the contexts every check has ("limits",
+    "time") besides its own, and its Summary."""
+    return Check(resource, *judges, Findings("limits"), Measure("time"))
+
+
 def number(value: float) -> str:
     """A perfdata number: never in exponent notation."""
     if isinstance(value, bool):
@@ -467,9 +533,14 @@ def problem_line(results: Results) -> str:
 
 
 def finding_lines(results: Results) -> list[str]:
-    """Every finding that is not OK, as "warning: text", for the long output."""
-    return [f"{f.level}: {f.text}" for r in results for f in findings_of(r)
-            if f.level is not Level.OK]
+    """Every finding that is not OK, as "warning: text", for the long output
+    (the limits reached are the scaffolding's to print)."""
+    return [f"{f.level}: {f.text}" for r in results if not _is_limits(r)
+            for f in findings_of(r) if f.level is not Level.OK]
+
+
+def _is_limits(result: nagiosplugin.Result) -> bool:
+    return result.metric is not None and result.metric.context == "limits"
 
 
 # -- running -----------------------------------------------------------------
@@ -477,21 +548,25 @@ def finding_lines(results: Results) -> list[str]:
 BuildCheck = Callable[[argparse.Namespace, Deadline], Check]
 
 
-def run(parser: Parser, build: BuildCheck, argv: list[str] | None = None) -> int:
+def run(parser: Parser, build: BuildCheck, argv: list[str] | None = None, *,
+        hard: bool = False) -> int:
     """Parse, check and print, always within ``-t``; return the plugin exit code.
 
     Nothing escapes: a bad argument, a failure or a timeout is one UNKNOWN line.
+    ``hard`` (the executable's case) lets the backstop end the process itself
+    when a run cannot be unwound in time.
     """
     try:
         args = parser.parse_args(argv)
     except SystemExit:  # --help, --version or a bad argument: already printed
         return UNKNOWN
     name = parser.plugin_name
-    # Keep back time to word and print the result (and for the interpreter's
-    # start, which happened before this clock began).
-    deadline = Deadline(args.timeout - min(0.5, args.timeout * 0.25))
+    _quiet()
+    deadline = Deadline(args.timeout - min(RESERVE, args.timeout * 0.25))
     try:
-        with _backstop(args.timeout):
+        with _backstop(args.timeout - min(BACKSTOP, args.timeout * 0.1),
+                       _unknown(name, f"plugin timed out after {number(args.timeout)} s")
+                       if hard else ""):
             check = build(args, deadline)
             check()
             text, code = _output(name, check, args.verbose), check.exitcode
@@ -512,7 +587,7 @@ def run(parser: Parser, build: BuildCheck, argv: list[str] | None = None) -> int
 def main(parser: Parser, build: BuildCheck, argv: list[str] | None = None) -> NoReturn:
     """The executable's entry: run, then leave at once. The work is done and
     printed; the interpreter's teardown would only cost time."""
-    code = run(parser, build, argv)
+    code = run(parser, build, argv, hard=True)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
@@ -529,6 +604,8 @@ def _output(name: str, check: Check, verbose: int) -> str:
         return f"{status} | {perfdata}\n" if perfdata else f"{status}\n"
     details = check.verbose_str
     lines = details.splitlines() if isinstance(details, str) else list(details)
+    lines += [f"{f.level}: {f.text}" for r in check.results if _is_limits(r)
+              for f in findings_of(r)]
     out = [status, *(printable(line, LINE_LIMIT) for line in lines)]
     if perfdata:
         out.append(f"| {perfdata}")
@@ -539,12 +616,34 @@ def _unknown(name: str, message: str) -> str:
     return f"{name} UNKNOWN - {printable(' '.join(message.split()), STATUS_LIMIT)}\n"
 
 
+def _quiet() -> None:
+    """Nothing but our output reaches the monitoring system: no library logs
+    and no interpreter warnings on stderr (an asyncio task cancelled at the
+    deadline, say); -vvv tracebacks go to stdout."""
+    import logging
+    import warnings
+
+    for logger in ("asyncio", "nagiosplugin"):
+        logging.getLogger(logger).addHandler(logging.NullHandler())
+        logging.getLogger(logger).propagate = False
+    warnings.simplefilter("ignore")
+
+
 @contextmanager
-def _backstop(seconds: float) -> Iterator[None]:
-    """Our own alarm, should anything block past the deadline (no DNS or SMTP
-    wait does; this guards against the unforeseen)."""
+def _backstop(seconds: float, last_words: str) -> Iterator[None]:
+    """Our own alarm, should anything run past the deadline (no DNS or SMTP
+    wait does; this guards against the unforeseen). The first expiry raises
+    PluginTimeout; if the run has not unwound GRACE later, the second ends
+    the process with ``last_words`` (when given), written straight to the
+    file descriptor, as nothing else is safe inside a signal handler."""
+    fired: list[int] = []
 
     def expire(signum: int, frame: object) -> None:
+        if fired and last_words:
+            os.write(1, last_words.encode())
+            os._exit(UNKNOWN)
+        fired.append(signum)
+        signal.setitimer(signal.ITIMER_REAL, GRACE)
         raise PluginTimeout
 
     if not hasattr(signal, "setitimer"):

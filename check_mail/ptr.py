@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 from check_mail.dns import Answer, Resolver, Status
 
+# PTR names of one address that are resolved back; more than one already warns.
+MAX_PTR_NAMES = 10
+
 # Words of ISP-assigned names for dynamic, pooled or residential addresses.
 GENERIC_WORDS = ("dyn", "dynamic", "dynip", "dhcp", "pool", "dsl", "adsl", "vdsl", "xdsl",
                  "cable", "dial", "dialup", "dialin", "ppp", "pppoe", "broadband", "customer",
@@ -67,7 +70,8 @@ async def reverse_dns(resolver: Resolver, address: str) -> ReverseDns:
 
     ptr = await resolver.query(ipaddress.ip_address(address).reverse_pointer, "PTR")
     rdtype = forward_type(address)
-    names = [normal_name(n) for n in ptr.records] if ptr.status is Status.ANSWER else []
+    names = [normal_name(n) for n in ptr.records[:MAX_PTR_NAMES]] \
+        if ptr.status is Status.ANSWER else []
     answers = await asyncio.gather(*(resolver.query(n, rdtype) for n in names))
     return ReverseDns(address, ptr, tuple(Forward(n, a) for n, a in zip(names, answers)))
 

@@ -30,6 +30,9 @@ MAX_LINE = 2048
 # Continuation lines in one reply; EHLO replies run to about 15.
 MAX_LINES = 100
 FORBIDDEN = ("DATA", "BDAT")  # a probe never sends a message
+# Seconds to wait for the reply to QUIT: the work is done by then, and a
+# server that never answers must not hold a finished check to the deadline.
+QUIT_GRACE = 1.0
 
 _LINE = re.compile(r"^([2-5][0-9][0-9])(?:([ -])(.*))?$", re.S)
 _ENHANCED = re.compile(r"^([245]\.[0-9]{1,3}\.[0-9]{1,3})(?: |$)")
@@ -224,9 +227,9 @@ def valid_address(address: str) -> bool:
 def default_helo(local_address: str) -> str:
     """This host's name if it is fully qualified, else an address literal
     (RFC 5321 4.1.3); no DNS lookup, which could outlast the deadline."""
-    name = socket.gethostname()
-    if "." in name.strip("."):
-        return name.rstrip(".")
+    name = socket.gethostname().rstrip(".")
+    if "." in name and valid_helo(name):
+        return name
     return f"[IPv6:{local_address}]" if ":" in local_address else f"[{local_address}]"
 
 
@@ -280,6 +283,7 @@ async def probe(
                     await conn.command(f"RCPT TO:<{recipient}>")
             await conn.command("RSET")
         with contextlib.suppress(ProbeError):  # the work is done; an early hang-up is fine
+            conn.deadline = Deadline(min(QUIT_GRACE, deadline.remaining()))
             await conn.command("QUIT")
     except ProbeError as exc:
         error = str(exc)

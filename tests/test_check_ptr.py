@@ -212,3 +212,12 @@ def test_bad_input_is_one_unknown_line(nameserver, args, message):
 def test_help_and_version_exit_3():
     assert run_plugin("check_ptr", "--help").returncode == 3
     assert run_plugin("check_ptr", "-V").stdout.startswith("check_ptr (check-mail) ")
+
+
+def test_many_ptr_names_are_capped(nameserver):
+    names = [f"n{i}.example.org." for i in range(40)]
+    nameserver.add(V4, "PTR", *names)
+    run = ptr(nameserver, "-H", "192.0.2.25", "-v")
+    assert run.returncode == 2  # and none resolves back
+    assert "warning: 192.0.2.25 has 40 PTRs; only the first 10 are resolved back" in run.lines
+    assert sum(q.rdtype == "A" for q in nameserver.log) == 10

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import pytest
 
 from check_mail.checks import rbl as check
 from check_mail.dns import reverse_labels
 from check_mail.simulation.dnsserver import Fault
-from tests.helpers.plugins import run_check, run_plugin
+from tests.helpers.plugins import executable, run_check, run_plugin
 
 LISTED = "99.2.0.192"  # 192.0.2.99 reversed
 ZONES = """\
@@ -213,7 +216,8 @@ def test_host_lookup_failure(nameserver, zones):
     (["-H", "192.0.2.1", "-s", "bad zone"], "invalid zone 'bad zone'"),
     (["-H", "192.0.2.1", "--zones-file", "/nonexistent"],
      "cannot read zones file /nonexistent: No such file or directory"),
-    (["-H", "192.0.2.1", "--key", "nokey"], "--key 'nokey': expected NAME=SECRET"),
+    (["-H", "192.0.2.1", "--key", "nokey"],
+     "--key: expected NAME=SECRET (the value is not shown: it may hold a secret)"),
     (["-H", "192.0.2.1", "-w", "5:1"], "argument -w/--warning: '5:1' is not a valid range"),
     (["-H", "192.0.2.1", "-n", "ns.example"],
      "argument -n/--nameserver: invalid nameserver 'ns.example': not an IP address"),
@@ -233,3 +237,67 @@ def test_help_and_version_exit_3(flag):
     run = run_plugin("check_rbl", flag)
     assert run.returncode == 3
     assert "check_rbl" in run.stdout
+
+
+def test_keys_from_a_file_and_the_environment(nameserver, tmp_path):
+    """Secrets on the command line show in ps for every local user: the key
+    file and the environment keep them out of it."""
+    keys = tmp_path / "rbl.keys"
+    keys.write_text("# Spamhaus DQS\nspamhaus-dqs=fil3key\n\n")
+    run = run_plugin("check_rbl", "-n", nameserver.address, "-H", "192.0.2.25",
+                     "--key-file", str(keys), "-vv")
+    asked = {q.name for q in nameserver.log}
+    assert "25.2.0.192.fil3key.zen.dq.spamhaus.net." in asked
+    assert "fil3key" not in run.stdout
+    env = dict(os.environ, CHECK_MAIL_RBL_KEYS="spamhaus-dqs=env1key, abusix=env2key")
+    proc = subprocess.run([executable("check_rbl"), "-n", nameserver.address, "-H",
+                           "192.0.2.26", "-vv"], capture_output=True, text=True, env=env)
+    asked = {q.name for q in nameserver.log}
+    assert "26.2.0.192.env1key.zen.dq.spamhaus.net." in asked
+    assert "26.2.0.192.env2key.combined.mail.abusix.zone." in asked
+    assert "env1key" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(("content", "where"), [
+    ("spamhaus-dqs:s3cr3tvalue\n", "line 1"),
+    ("# keys\nabusix=\n", "line 2"),
+])
+def test_a_bad_key_file_never_shows_the_secret(nameserver, tmp_path, content, where):
+    keys = tmp_path / "rbl.keys"
+    keys.write_text(content)
+    run = run_plugin("check_rbl", "-n", nameserver.address, "-H", "192.0.2.25",
+                     "--key-file", str(keys))
+    assert run.returncode == 3
+    assert run.lines == [f"RBL UNKNOWN - --key-file {keys}, {where}: expected NAME=SECRET "
+                         "(the value is not shown: it may hold a secret)"]
+    assert "s3cr3t" not in run.stdout + run.stderr
+
+
+def test_a_malformed_key_on_the_command_line_is_not_echoed(nameserver):
+    run = run_plugin("check_rbl", "-n", nameserver.address, "-H", "192.0.2.25",
+                     "--key", "spamhaus-dqs:s3cr3tvalue")
+    assert run.returncode == 3
+    assert "s3cr3t" not in run.stdout + run.stderr
+
+
+def test_selftest_with_no_usable_zone_is_unknown(nameserver, zones):
+    """A resolver that answers NXDOMAIN for everything fails every self-test:
+    nothing is known, which must not read OK."""
+    run = rbl(nameserver, "-H", "192.0.2.25", "--zones-file", zones, "--selftest")
+    assert run.returncode == 3
+    assert run.first.startswith("RBL UNKNOWN - cannot tell whether 192.0.2.25 is listed: none "
+                                "of the 2 zones passed its self-test |")
+
+
+def test_a_host_with_thousands_of_addresses_is_capped(nameserver, zones):
+    nameserver.add("flood.example.org", "A", *(f"192.0.2.{n % 250 + 1}" if n < 250 else
+                                               f"198.51.100.{n % 250 + 1}" for n in range(500)))
+    run = rbl(nameserver, "-H", "flood.example.org", "--zones-file", zones, "-v")
+    assert run.returncode == 1
+    assert run.lines[0].startswith("RBL WARNING - flood.example.org (")
+    assert run.lines[0].endswith(" and 27 more) not listed on 2 zones; flood.example.org has "
+                                 "500 addresses; only the first 32 are checked")
+    assert run.lines[-2] == ("warning: flood.example.org has 500 addresses; only the first 32 "
+                             "are checked")
+    asked = [q for q in nameserver.log if q.name.endswith(".bl.example.net.")]
+    assert len(asked) == 32

@@ -148,3 +148,20 @@ def test_bad_input_is_one_unknown_line(nameserver, args, message):
     assert run.returncode == 3
     assert run.lines[0] == f"SPF UNKNOWN - {message}"
     assert run.stderr == ""
+
+
+def test_caps_on_mx_hosts_addresses_and_sending_ips(nameserver):
+    """300 MX with 250 addresses each made 75,000 evaluations: a run follows
+    20 MX, 32 addresses of each and 64 sending IPs, and says so."""
+    nameserver.add("example.org", "TXT", '"v=spf1 ip4:127.0.0.0/8 -all"')
+    names = [f"mx{i}.example.org" for i in range(300)]
+    nameserver.add("example.org", "MX", *(f"{i} {name}." for i, name in enumerate(names)))
+    for i, name in enumerate(names[:25]):
+        nameserver.add(name, "A", *(f"127.{i}.{n // 250}.{n % 250 + 1}" for n in range(250)))
+    run = spf(nameserver, "-D", "example.org", "--mx-must-pass", "-v")
+    assert run.returncode == 1, run.stdout
+    assert "warning: example.org has 300 MX hosts; only the first 20 are checked" in run.lines
+    assert "warning: MX mx0.example.org has 250 addresses; only the first 32 are checked" \
+        in run.lines
+    assert "warning: 640 sending IPs; only the first 64 are checked" in run.lines
+    assert len({q.name for q in nameserver.log if q.rdtype == "A"}) == 20

@@ -19,3 +19,9 @@ def test_demo_runs_every_plugin_as_expected():
            in run.lines
     assert any(line.startswith("POSTMASTER OK - postmaster, hostmaster, abuse accepted by 1 MX "
                                "(1 address) |") for line in run.lines)
+
+
+def test_bad_arguments_exit_3():
+    run = run_plugin("check-mail", "--bogus")
+    assert run.returncode == 3
+    assert "unrecognized arguments: --bogus" in run.stdout

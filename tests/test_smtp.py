@@ -155,3 +155,40 @@ def test_default_helo_needs_no_dns():
     name = smtp.default_helo("192.0.2.1")
     assert "." in name or name == "[192.0.2.1]"
     assert smtp.default_helo("::1") in (name, "[IPv6:::1]")
+
+
+@pytest.mark.parametrize("command", [
+    "EHLO [x]\r\nDATA", "EHLO x\nDATA", "MAIL FROM:<a@b.example>\rDATA", "RCPT TO:<a\x00@b>",
+    "RCPT TO:<\u00e4@b.example>", "HELO x\r\n"])
+def test_no_command_with_a_line_break_reaches_the_wire(command):
+    """Whatever a caller passes: one command is one line, so a HELO name or an
+    address cannot smuggle DATA (or anything) onto the wire."""
+
+    class Wire:
+        written: list[bytes] = []
+
+        def write(self, data: bytes) -> None:
+            self.written.append(data)
+
+    wire = Wire()
+    conn = smtp._Connection(None, wire, Deadline(1))  # type: ignore[arg-type]
+    with pytest.raises(smtp.ProbeError, match="refused to send"):
+        asyncio.run(conn.command(command))
+    assert wire.written == []
+
+
+def test_a_probe_with_a_hostile_helo_ends_without_sending_it(smtp_server):
+    server = smtp_server(Behaviour())
+    session = asyncio.run(smtp.probe(server.host, server.port, deadline=Deadline(5),
+                                     helo="[x]\r\nDATA"))
+    assert session.error.startswith("refused to send EHLO")
+    assert server.commands == []
+
+
+@pytest.mark.parametrize(("helo", "valid"), [
+    ("mail.example.org", True), ("localhost", True), ("[192.0.2.1]", True),
+    ("[IPv6:2001:db8::1]", True), ("[ipv6:::1]", True), ("192.0.2.1", False),
+    ("[192.0.2.1", False), ("[2001:db8::1]", False), ("[IPv6:192.0.2.1]", False),
+    ("[IPv6:fe80::1%eth0]", False), ("", False), ("a b", False), ("x\r\nDATA", False)])
+def test_what_ehlo_may_say(helo, valid):
+    assert smtp.valid_helo(helo) is valid

@@ -83,7 +83,7 @@ class Postmaster(plugin.Resource):
             yield plugin.Metric("mx", mx.problems(self.exchangers, args.family), context="mx")
             targets = self.exchangers.addresses
             if self.exchangers.null or self.exchangers.failures or not targets:
-                yield self.elapsed()
+                yield from self.finish()
                 return
         self.probes = self.resolver.run_all(
             postmaster.ask(exchanger, address, args.port, args.domain, mailboxes(args),
@@ -99,7 +99,7 @@ class Postmaster(plugin.Resource):
         for verdict in (postmaster.Verdict.ACCEPTED, postmaster.Verdict.REJECTED):
             count = sum(m.verdict is verdict for m in asked)
             yield plugin.Metric(str(verdict), count, min=0, max=len(asked), context="counts")
-        yield self.elapsed()
+        yield from self.finish()
 
 
 def mailboxes(args: argparse.Namespace) -> list[str]:
@@ -186,13 +186,12 @@ class Wording(plugin.Summary):
 
 def build(args: argparse.Namespace, deadline: Deadline) -> plugin.Check:
     resource = Postmaster(args, deadline)
-    return plugin.Check(
+    return plugin.check(
         resource,
         plugin.Findings("mx"),
         plugin.Findings("address"),
         plugin.Measure("addresses"),
         plugin.Measure("counts"),
-        plugin.Measure("time"),
         Wording(resource),
     )
 

@@ -73,6 +73,10 @@ class ReverseDnsCheck(plugin.Resource):
         args = self.args
         addresses = self.host_addresses(args.host, args.family)
         reverse = ptr.check(self.resolver, addresses)
+        for rdns in reverse:
+            if len(rdns.names) > ptr.MAX_PTR_NAMES:
+                self.capped(f"{rdns.address} has {len(rdns.names)} PTRs; only the first "
+                            f"{ptr.MAX_PTR_NAMES} are resolved back")
         sessions: list[Session | None] = [None] * len(addresses)
         if args.smtp:
             sessions = list(self.resolver.run_all(
@@ -85,7 +89,7 @@ class ReverseDnsCheck(plugin.Resource):
         passed = sum(not found for found in judged)
         yield plugin.Metric("addresses", len(addresses), min=0, context="addresses")
         yield plugin.Metric("passed", passed, min=0, max=len(addresses), context="passed")
-        yield self.elapsed()
+        yield from self.finish()
 
 
 def findings(found: Address, args: argparse.Namespace) -> list[Finding]:
@@ -175,12 +179,11 @@ class Wording(plugin.Summary):
 
 def build(args: argparse.Namespace, deadline: Deadline) -> plugin.Check:
     resource = ReverseDnsCheck(args, deadline)
-    return plugin.Check(
+    return plugin.check(
         resource,
         plugin.Findings("address"),
         plugin.Measure("addresses"),
         plugin.Measure("passed"),
-        plugin.Measure("time"),
         Wording(resource),
     )
 

@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, NoReturn
 
 from check_mail import plugin
 from check_mail.deadline import Deadline
-from check_mail.outcome import Level
+from check_mail.outcome import Finding, Level
 
 if TYPE_CHECKING:
     from check_mail.dnsbl import Report, Zone, ZoneOutcome
+
+KEYS_VARIABLE = "CHECK_MAIL_RBL_KEYS"
 
 EPILOG = """\
 thresholds count the zones that list the host (or domain):
@@ -27,7 +29,7 @@ thresholds count the zones that list the host (or domain):
 examples:
   check_rbl -H mail.example.org
   check_rbl -H 192.0.2.25 -s zen.spamhaus.org -s bl.spamcop.net -v
-  check_rbl -H mail.example.org -D example.org --key spamhaus-dqs=SECRET
+  check_rbl -H mail.example.org -D example.org --key-file /etc/check-mail/rbl.keys
   check_rbl -H mail.example.org --selftest -n 127.0.0.1
 """
 
@@ -48,9 +50,13 @@ def parser() -> plugin.Parser:
                        help="ask this zone instead of the default list (repeatable)")
     zones.add_argument("--zones-file", metavar="FILE",
                        help="read the zones from this file instead of the shipped list")
+    zones.add_argument("--key-file", metavar="FILE",
+                       help="enable keyed zones with the keys in FILE, one NAME=SECRET a "
+                            "line, e.g. spamhaus-dqs=SECRET; or set "
+                            f"{KEYS_VARIABLE}=\"NAME=SECRET ...\" in the environment")
     zones.add_argument("--key", action="append", default=[], metavar="NAME=SECRET",
-                       help="enable the keyed zones that take key NAME, e.g. "
-                            "spamhaus-dqs=SECRET (repeatable)")
+                       help="a key on the command line (repeatable); every local user can "
+                            "read it in ps, so prefer --key-file")
     zones.add_argument("--selftest", action="store_true",
                        help="ask each zone for its RFC 5782 test entries and leave out "
                             "zones that fail (dead or listing everything)")
@@ -85,7 +91,10 @@ class Blocklists(plugin.Resource):
         yield plugin.Metric("listed", listed, min=0, max=len(usable), context="listed")
         yield plugin.Metric("errors", errors, min=0, max=len(usable), context="errors")
         yield plugin.Metric("zones", len(usable), min=0, context="zones")
-        yield self.elapsed()
+        if not usable:  # every zone failed its self-test: we know nothing
+            yield plugin.Metric("usable", [Finding(Level.UNKNOWN, "no usable zone")],
+                                context="usable")
+        yield from self.finish()
 
 
 class Wording(plugin.Summary):
@@ -112,6 +121,9 @@ class Wording(plugin.Summary):
         listed = report.with_verdict(dnsbl.Verdict.LISTED)
         errors = report.with_verdict(dnsbl.Verdict.ERROR)
         failed = f"{len(errors)} of {usable} zones failed ({_reasons(errors)})"
+        if not usable:
+            return (f"cannot tell whether {self._target()} is listed: none of the "
+                    f"{len(report.unusable)} zones passed its self-test")
         if listed:
             names = _some([z.zone.name for z in listed])
             line = (f"{', '.join(report.listed_items)} listed on {len(listed)} of {usable} "
@@ -127,13 +139,13 @@ class Wording(plugin.Summary):
                 line += f"; public resolver {public[0]} in use"
         if report.unusable:
             line += f"; {len(report.unusable)} zones unusable"
-        return line
+        return "; ".join([line, *(f.text for f in self.resource.limits)])
 
     def _target(self) -> str:
         args, addresses = self.resource.args, self.resource.addresses
         parts = []
         if args.host and addresses != [args.host]:
-            parts.append(f"{args.host} ({', '.join(addresses)})")
+            parts.append(f"{args.host} ({_some(addresses)})")
         elif args.host:
             parts.append(args.host)
         if args.domain:
@@ -190,17 +202,34 @@ def _reasons(errors: list[ZoneOutcome]) -> str:
     return ", ".join(f"{n} {problem}" for problem, n in counts.most_common())
 
 
+def read_keys(args: argparse.Namespace) -> dict[str, str]:
+    """The blocklist keys: from the environment, then --key-file, then --key,
+    a later source overriding an earlier one. An error names where the bad
+    entry is, never what it holds."""
+    entries = [(KEYS_VARIABLE, word) for word in
+               plugin.secret_environment(KEYS_VARIABLE).replace(",", " ").split()]
+    if args.key_file:
+        text = plugin.read_secret(args.key_file, "--key-file")
+        entries += [(f"--key-file {args.key_file}, line {number}", line.strip())
+                    for number, line in enumerate(text.splitlines(), 1)
+                    if line.strip() and not line.lstrip().startswith("#")]
+    entries += [("--key", pair) for pair in args.key]
+    keys = {}
+    for where, pair in entries:
+        name, sep, secret = pair.partition("=")
+        if not sep or not name.strip() or not secret.strip():
+            raise plugin.UsageError(f"{where}: expected NAME=SECRET (the value is not shown: "
+                                    "it may hold a secret)")
+        keys[name.strip()] = secret.strip()
+    return keys
+
+
 def zones_for(args: argparse.Namespace) -> tuple[list[Zone], list[Zone]]:
     """The zones to ask, from the shipped list, --zones-file and -s; and those
     left out for want of a key."""
     from check_mail import dnsbl
 
-    keys = {}
-    for pair in args.key:
-        name, sep, secret = pair.partition("=")
-        if not sep or not name or not secret:
-            raise plugin.UsageError(f"--key {pair!r}: expected NAME=SECRET")
-        keys[name] = secret
+    keys = read_keys(args)
     try:
         known = dnsbl.load_zones(args.zones_file or dnsbl.DEFAULT_ZONES_FILE)
         if args.server:
@@ -224,12 +253,12 @@ def build(args: argparse.Namespace, deadline: Deadline) -> plugin.Check:
         raise plugin.UsageError("give -H HOST, -D DOMAIN or both")
     zones, skipped = zones_for(args)
     resource = Blocklists(args, deadline, zones)
-    return plugin.Check(
+    return plugin.check(
         resource,
         plugin.Threshold("listed", args.warning, args.critical),
         plugin.Limit("errors", args.max_errors, "too many zones failed"),
+        plugin.Findings("usable"),
         plugin.Measure("zones"),
-        plugin.Measure("time"),
         Wording(resource, skipped),
     )
 

@@ -19,6 +19,8 @@ from check_mail.outcome import Finding, Level
 if TYPE_CHECKING:
     from check_mail.spf import Audit, Outcome
 
+MAX_SENDING_IPS = 64  # check_host() runs per check_spf run; more only repeat the pattern
+
 EPILOG = """\
 states:
   CRITICAL  no record; more than one; a syntax error; +all; an include without a
@@ -90,6 +92,9 @@ class Spf(plugin.Resource):
             # A null MX only means the domain receives no mail: its record can hold.
             yield plugin.Metric("mx", mx.problems(exchangers, null_mx=Level.OK), context="mx")
             ips += [a for _, a in exchangers.addresses if a not in ips]
+        if len(ips) > MAX_SENDING_IPS:
+            self.capped(f"{len(ips)} sending IPs; only the first {MAX_SENDING_IPS} are checked")
+            ips = ips[:MAX_SENDING_IPS]
         if ips:
             sender = args.sender or f"postmaster@{args.domain}"
             results = spf.check_hosts(self.resolver, ips, args.domain, sender,
@@ -97,7 +102,7 @@ class Spf(plugin.Resource):
             self.outcomes = list(zip(ips, results))
             for ip, outcome in self.outcomes:
                 yield plugin.Metric(ip, ip_findings(ip, outcome), context="ip")
-        yield self.elapsed()
+        yield from self.finish()
 
 
 def record_findings(audit: Audit, args: argparse.Namespace) -> list[Finding]:
@@ -119,6 +124,8 @@ def record_findings(audit: Audit, args: argparse.Namespace) -> list[Finding]:
         out.append(Finding(Level.UNKNOWN, f"temperror: {walk.problem}"))
     for target in audit.missing_includes:
         out.append(Finding(crit, f"include:{target} has no SPF record (permerror)"))
+    for where, problem in audit.permerrors:
+        out.append(Finding(crit, f"{where}: {problem} (permerror)"))
     ending = audit.ending
     if ending == "+all":
         out.append(Finding(crit, "+all authorises every sender"))
@@ -200,6 +207,7 @@ class Wording(plugin.Summary):
                 label = f"{branch.via}:" if branch.via else ""
                 state = f" [{branch.result}]" if branch.result in (
                     Result.NONE, Result.PERMERROR, Result.TEMPERROR) else ""
+                state += " [again]" if branch.repeated else ""
                 lines.append(f"{'  ' * depth}{label}{branch.domain.rstrip('.')} "
                              f"costs {branch.cost} lookups{state}")
             costly = walk.costliest
@@ -215,7 +223,7 @@ class Wording(plugin.Summary):
 
 def build(args: argparse.Namespace, deadline: Deadline) -> plugin.Check:
     resource = Spf(args, deadline)
-    return plugin.Check(
+    return plugin.check(
         resource,
         plugin.Findings("record"),
         plugin.Findings("mx"),
@@ -228,7 +236,6 @@ def build(args: argparse.Namespace, deadline: Deadline) -> plugin.Check:
         plugin.Threshold("ttl", str(args.max_ttl),
                          fmt_metric=lambda metric, context: f"TTL {metric.value} s "
                                                             f"(max {args.max_ttl} s)"),
-        plugin.Measure("time"),
         Wording(resource),
     )
 

@@ -63,6 +63,9 @@ class ScriptedNameserver(BackgroundServer):
         self.faults: dict[tuple[str, str | None], Fault] = {}
         self.delays: dict[str, float] = {}
         self.log: list[Query] = []
+        # Replaces the scripted answers: (request wire, transport) -> reply wire
+        # or None for silence. Tests use it to send hostile replies.
+        self.responder: Callable[[bytes, str], bytes | None] | None = None
 
     # -- scripting ---------------------------------------------------------
 
@@ -90,6 +93,8 @@ class ScriptedNameserver(BackgroundServer):
 
     def answer(self, wire: bytes, transport: str) -> tuple[bytes | None, float]:
         """The reply to one request, and how long to wait before sending it."""
+        if self.responder is not None:
+            return self.responder(wire, transport), self.delay
         try:
             request = dns.message.from_wire(wire)
             question = request.question[0]

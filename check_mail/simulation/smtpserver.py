@@ -31,6 +31,7 @@ class Behaviour:
     tls: ssl.SSLContext | None = None  # offer STARTTLS with this server context
     broken_tls: bool = False  # offer STARTTLS, then answer the handshake with garbage
     close_after: str | None = None  # hang up when this verb arrives, e.g. "MAIL"
+    silent_on: str | None = None  # never answer this verb, and keep the connection open
     reply_delay: float = 0.0  # a tarpit: wait before each reply after the greeting
     mail_reply: str = "250 2.1.0 Ok"
     mailboxes: dict[str, str] = field(default_factory=dict)  # local part -> RCPT reply
@@ -94,6 +95,8 @@ class ScriptedSmtpServer(BackgroundServer):
             verb = command.split(" ", 1)[0].split(":", 1)[0].upper()
             if verb == b.close_after:
                 return
+            if verb == b.silent_on:
+                await asyncio.sleep(3600)  # until the client leaves or the server stops
             await asyncio.sleep(b.reply_delay)
             reply = self._reply(verb, command)
             writer.write(reply.encode() + b"\r\n")
