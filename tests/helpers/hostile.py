@@ -1,0 +1,149 @@
+"""Hostile peers for the property tests: DNS replies and SMTP behaviours made
+from a seeded random generator, so every run replays the same cases.
+
+Addresses in generated answers stay in loopback (127.0.0.0/8, ::1) or in
+the documentation ranges, and only loopback is ever probed over SMTP:
+nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import random
+
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+
+from check_mail.simulation.smtpserver import Behaviour
+
+UDP_MAX = 65000  # what one datagram may carry on loopback
+NASTY = ["\n", "\r\n", "\x1b[31m", "|", "\u202e", "\x00", "DKIM OK - ", "RBL OK - ", "%", "\""]
+
+
+def text(rng: random.Random, size: int) -> str:
+    """Printable noise with line breaks, escapes, bars and plugin status lines in it."""
+    parts = []
+    while sum(map(len, parts)) < size:
+        parts.append(rng.choice(NASTY) if rng.random() < 0.2 else
+                     "".join(chr(rng.randrange(0x21, 0x7f)) for _ in range(rng.randrange(1, 12))))
+    return "".join(parts)[:size]
+
+
+def address(rng: random.Random, rdtype: str, loopback: bool) -> str:
+    if rdtype == "AAAA":
+        return "::1" if loopback else f"2001:db8::{rng.randrange(1, 0xffff):x}"
+    if loopback:
+        return f"127.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+    return f"{rng.choice(('192.0.2', '198.51.100', '203.0.113'))}.{rng.randrange(1, 255)}"
+
+
+def name(rng: random.Random) -> str:
+    labels = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789-")
+                      for _ in range(rng.randrange(1, 20))).strip("-") or "x"
+              for _ in range(rng.randrange(1, 5))]
+    return ".".join(labels) + ".example."
+
+
+def rdata(rng: random.Random, rdtype: str, loopback: bool) -> str:
+    if rdtype in ("A", "AAAA"):
+        return address(rng, rdtype, loopback)
+    if rdtype in ("PTR", "CNAME", "NS"):
+        return name(rng)
+    if rdtype == "MX":
+        return f"{rng.randrange(65536)} {name(rng)}"
+    escaped = "".join(c if 0x20 <= ord(c) < 0x7f and c not in '"\\' else f"\\{ord(c) % 256:03d}"
+                      for c in text(rng, rng.randrange(1, 250)))
+    return f'"{escaped}"'
+
+
+class HostileResolver:
+    """A responder for ScriptedNameserver: each reply is one of the kinds
+    below, chosen by the seed."""
+
+    KINDS = ("garbage", "flood", "huge-tcp", "wrong-question", "wrong-id", "rcode",
+             "cname-loop", "other-types", "empty", "short", "good")
+
+    def __init__(self, seed: int, loopback: bool = True, kind: str | None = None) -> None:
+        self.rng = random.Random(seed)
+        self.loopback = loopback
+        self.kind = kind
+
+    def __call__(self, wire: bytes, transport: str) -> bytes | None:
+        rng = self.rng
+        try:
+            request = dns.message.from_wire(wire)
+            question = request.question[0]
+        except Exception:
+            return None
+        # A good answer often enough that runs get past their first lookups.
+        kind = self.kind or ("good" if rng.random() < 0.4 else rng.choice(self.KINDS))
+        rdtype = dns.rdatatype.to_text(question.rdtype)
+        response = dns.message.make_response(request)
+        if kind == "garbage":
+            return wire[:2] + bytes(rng.randrange(256) for _ in range(rng.randrange(0, 600)))
+        if kind == "short":
+            return wire[:rng.randrange(0, 12)]
+        if kind == "wrong-id":
+            response.id = (request.id + 1) % 65536
+        elif kind == "wrong-question":
+            response.question = [dns.rrset.RRset(dns.name.from_text(name(rng)),
+                                                 dns.rdataclass.IN, question.rdtype)]
+        elif kind == "rcode":
+            response.set_rcode(rng.choice((dns.rcode.FORMERR, dns.rcode.SERVFAIL,
+                                           dns.rcode.NOTIMP, dns.rcode.REFUSED, 6, 9, 15)))
+        elif kind == "cname-loop":
+            here, there = question.name, dns.name.from_text(name(rng))
+            response.answer.append(dns.rrset.from_text(here, 60, "IN", "CNAME", str(there)))
+            response.answer.append(dns.rrset.from_text(there, 60, "IN", "CNAME", str(here)))
+        elif kind == "other-types":
+            response.answer.append(dns.rrset.from_text(question.name, 60, "IN", "TXT",
+                                                       rdata(rng, "TXT", self.loopback)))
+        elif kind == "empty":
+            pass
+        elif kind in ("flood", "huge-tcp", "good"):
+            if kind == "huge-tcp" and transport == "udp":
+                response.flags |= dns.flags.TC
+                return response.to_wire()
+            count = {"good": rng.randrange(1, 4), "flood": rng.randrange(200, 2000),
+                     "huge-tcp": 3000}[kind]
+            texts = {rdata(rng, rdtype, self.loopback) for _ in range(count)} \
+                if rdtype in ("A", "AAAA", "PTR", "MX", "TXT", "NS", "CNAME") else set()
+            if texts:
+                response.answer.append(dns.rrset.from_text_list(
+                    question.name, 60, "IN", rdtype, sorted(texts)))
+        out = response.to_wire(max_size=65535)
+        if transport == "udp" and len(out) > UDP_MAX:
+            response.answer = []
+            response.flags |= dns.flags.TC
+            out = response.to_wire()
+        return out
+
+
+def smtp_behaviour(rng: random.Random) -> Behaviour:
+    """A scripted SMTP server in one of its hostile moods, or with hostile words."""
+    mood = rng.choice(("garbage", "drip", "endless", "close", "silent-quit", "tarpit",
+                       "bad-tls", "nasty-names", "refuse"))
+    noise = text(rng, 80).replace("\r", " ").replace("\n", " ")
+    if mood == "garbage":
+        return Behaviour(greeting=bytes(rng.randrange(256) for _ in range(40)) + b"\r\n")
+    if mood == "drip":
+        return Behaviour(drip=0.05)
+    if mood == "endless":
+        return Behaviour(endless_greeting=True)
+    if mood == "close":
+        return Behaviour(close_after=rng.choice(("EHLO", "MAIL", "RCPT", "RSET")))
+    if mood == "silent-quit":
+        return Behaviour(silent_on="QUIT")
+    if mood == "tarpit":
+        return Behaviour(reply_delay=0.4)
+    if mood == "bad-tls":
+        return Behaviour(broken_tls=True)
+    if mood == "refuse":
+        return Behaviour(greeting=f"554 5.7.1 {noise}\r\n".encode("utf-8", "replace"))
+    return Behaviour(name=noise[:40].replace(" ", "x") or "x", mail_reply=f"250 {noise}",
+                     unknown_rcpt=f"550 5.1.1 {noise}",
+                     mailboxes={"postmaster": f"250 {noise}"})
