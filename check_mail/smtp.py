@@ -24,6 +24,7 @@ from check_mail.deadline import Deadline
 
 if TYPE_CHECKING:
     import asyncio
+    import ssl
 
 # RFC 5321 4.5.3.1.5 allows 512 octets per reply line; be lenient, not unbounded.
 MAX_LINE = 2048
@@ -272,8 +273,7 @@ async def probe(
             ehlo = await conn.command(f"HELO {name}")
             if ehlo.code != 250:
                 raise ProbeError(f"HELO refused: {ehlo}")
-        # asyncio streams can upgrade to TLS from Python 3.11 on; before, go without.
-        if starttls and "STARTTLS" in ehlo.keywords and hasattr(writer, "start_tls"):
+        if starttls and "STARTTLS" in ehlo.keywords:
             tls = await _starttls(conn, writer, tls_name or address)
             ehlo = await conn.command(f"EHLO {name}")
         if mail_from is not None:
@@ -296,6 +296,29 @@ async def probe(
                    time.monotonic() - started)
 
 
+async def start_tls(writer: asyncio.StreamWriter, context: ssl.SSLContext, *,
+                    server_side: bool = False, server_hostname: str | None = None) -> None:
+    """Upgrade a stream to TLS in place, on every Python we support.
+
+    StreamWriter.start_tls() exists from Python 3.11 on; before, the event
+    loop's start_tls() does the same, and the stream's writer and protocol
+    are pointed at the new transport as 3.11 does it.
+    """
+    if hasattr(writer, "start_tls"):
+        await writer.start_tls(context, server_hostname=server_hostname)
+        return
+    import asyncio
+
+    protocol = writer.transport.get_protocol()
+    await writer.drain()
+    transport = await asyncio.get_running_loop().start_tls(
+        writer.transport, protocol, context, server_side=server_side,
+        server_hostname=server_hostname)
+    writer._transport = transport  # type: ignore[attr-defined]
+    protocol._transport = transport  # type: ignore[attr-defined]
+    protocol._over_ssl = True  # type: ignore[attr-defined]
+
+
 async def _starttls(conn: _Connection, writer, server_name: str) -> str:
     import asyncio
     import ssl
@@ -309,7 +332,7 @@ async def _starttls(conn: _Connection, writer, server_name: str) -> str:
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     try:
-        await asyncio.wait_for(writer.start_tls(context, server_hostname=server_name),
+        await asyncio.wait_for(start_tls(writer, context, server_hostname=server_name),
                                max(conn.deadline.remaining(), 0.001))
     except asyncio.TimeoutError:
         raise ProbeError("timed out in the TLS handshake") from None
