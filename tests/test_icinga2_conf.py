@@ -4,12 +4,10 @@ and nagios/ by the real nagios4, as a user's configuration would be."""
 from __future__ import annotations
 
 import shutil
-import subprocess
-import tempfile
-from pathlib import Path
 
-from tests.helpers.icinga2 import ICINGA, ITL, NAGIOS, binary, icinga2_check
-from tests.helpers.plugins import need
+import pytest
+
+from tests.helpers.monitoring import ICINGA, ITL, NAGIOS, icinga2_check, nagios_check
 
 HOSTS = """\
 object Host "mail.example.org" {
@@ -45,6 +43,31 @@ def test_commands_and_apply_rules_validate_with_the_real_icinga2(tmp_path):
     assert [line for line in complaints if "mail" in line or str(ICINGA) in line] == []
 
 
+@pytest.mark.parametrize(("value", "services"), [
+    ('{ "example.org" = { spf_ips = [ "192.0.2.25" ] }, "example.net" = {} }', 4),
+    ('[ "example.org", "example.net" ]', 4),
+    ('"example.org"', 2),
+    ('[ "example.org", 42 ]', 2),
+    ('{ "example.org" = "oops" }', 2),
+    ("42", 0),
+    ("null", 0),
+])
+def test_mail_domains_as_dictionary_array_or_string(tmp_path, value, services):
+    """One host variable of the wrong type must not stop the whole daemon."""
+    config = tmp_path / "icinga2.conf"
+    config.write_text(ITL + 'const CheckMailPluginDir = "/opt/check-mail/bin"\n'
+                      f'include "{ICINGA}/check-mail-commands.conf"\n'
+                      f'include "{ICINGA}/check-mail-services.conf"\n'
+                      'object Host "monitor.example.org" {\n  check_command = "dummy"\n'
+                      f"  vars.mail_domains = {value}\n}}\n")
+    output = icinga2_check(config, tmp_path)
+    # spf and postmaster per domain (no DKIM selectors given)
+    assert f"Instantiated {services} Service" in output or (
+        services == 0 and "Service" not in output.split("Instantiated", 1)[-1]), output
+    if value in ('[ "example.org", 42 ]', '{ "example.org" = "oops" }', "42"):
+        assert "warning/check-mail" in output
+
+
 def test_the_commands_work_from_a_global_zone(tmp_path):
     """Distributed setups sync the definitions through a global zone."""
     zones = tmp_path / "zones.d" / "global-templates"
@@ -65,30 +88,7 @@ def test_the_commands_work_from_a_global_zone(tmp_path):
 
 
 def test_nagios_definitions_validate_with_the_real_nagios4():
-    nagios = binary("nagios4")
-    need(nagios is not None, "nagios4 is not installed (apt-get install nagios4-core)")
-    # nagios4 reads its configuration as the nagios user: no private pytest folder.
-    tmp_path = Path(tempfile.mkdtemp(prefix="check-mail-nagios-"))
-    tmp_path.chmod(0o755)
-    try:
-        validate_nagios(nagios, tmp_path)
-    finally:
-        shutil.rmtree(tmp_path)
-
-
-def validate_nagios(nagios: str, tmp_path: Path) -> None:
-    objects = Path("/etc/nagios4/objects")
-    (tmp_path / "resource.cfg").write_text("$USER10$=/opt/check-mail/bin\n")
-    files = [objects / f for f in ("commands.cfg", "contacts.cfg", "timeperiods.cfg",
-                                   "templates.cfg")]
-    files += sorted(NAGIOS.glob("*.cfg"))
-    (tmp_path / "nagios.cfg").write_text(
-        f"log_file={tmp_path}/nagios.log\n" + "".join(f"cfg_file={f}\n" for f in files) +
-        f"resource_file={tmp_path}/resource.cfg\nillegal_macro_output_chars=`~$&|'\"<>\n")
-    proc = subprocess.run([nagios, "-v", str(tmp_path / "nagios.cfg")], capture_output=True,
-                          text=True, timeout=60)
-    assert proc.returncode == 0, proc.stdout
-    assert "Total Warnings: 0" in proc.stdout and "Total Errors:   0" in proc.stdout
+    nagios_check(sorted(NAGIOS.glob("*.cfg")), "$USER10$=/opt/check-mail/bin\n")
 
 
 PLUGINS = {"mail_rbl": "check_rbl", "mail_ptr": "check_ptr", "mail_postmaster": "check_postmaster",

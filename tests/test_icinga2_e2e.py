@@ -24,9 +24,7 @@ from pathlib import Path
 import pytest
 
 from check_mail.simulation import maildomain as sim
-from check_mail.simulation.dnsserver import ScriptedNameserver
-from check_mail.simulation.smtpserver import ScriptedSmtpServer
-from tests.helpers.icinga2 import ICINGA, ITL, binary
+from tests.helpers.monitoring import ICINGA, ITL, binary
 from tests.helpers.plugins import need
 
 SERVICES = """\
@@ -130,15 +128,13 @@ def read_state(path: Path) -> dict[str, dict]:
 
 @pytest.fixture
 def world():
-    with ScriptedNameserver() as dns, ScriptedSmtpServer(sim.smtp_behaviour()) as mta:
-        sim.populate(dns)
-        yield dns, mta
+    with sim.SimulatedDomain() as domain:
+        yield domain
 
 
 def test_icinga2_runs_every_plugin(world):
     icinga2 = binary("icinga2")
     need(icinga2 is not None, "icinga2 is not installed (apt-get install icinga2-bin)")
-    dns, mta = world
     tmp = Path(tempfile.mkdtemp(prefix="check-mail-icinga2-"))
     (tmp / "spool").mkdir()
     selectors = "[ " + ", ".join(f'"{s}"' for s in sim.DKIM_SELECTORS) + " ]"
@@ -147,7 +143,7 @@ def test_icinga2_runs_every_plugin(world):
         ITL + f'const CheckMailPluginDir = "{Path(sys.executable).parent}"\n'
         f'include "{ICINGA}/check-mail-commands.conf"\n'
         'object IcingaApplication "app" { }\n'
-        + SERVICES.format(ns=dns.address, port=mta.port, outsider=sim.OUTSIDER,
+        + SERVICES.format(ns=world.nameserver, port=world.smtp_port, outsider=sim.OUTSIDER,
                           selectors=selectors, tmp=tmp))
     user, group = getpass.getuser(), grp.getgrgid(os.getgid()).gr_name
     dirs = [f"-D{name}={tmp}" for name in ("CacheDir", "DataDir", "LogDir", "SpoolDir",
