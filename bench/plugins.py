@@ -14,27 +14,21 @@ import argparse
 import statistics
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 from measure import measure
 
-from check_mail.demo import plugin_path
+from check_mail.report import plugin_path
 from check_mail.simulation import maildomain as sim
-from check_mail.simulation.dnsserver import ScriptedNameserver
-from check_mail.simulation.smtpserver import ScriptedSmtpServer
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
-    with ScriptedNameserver() as dns, ScriptedSmtpServer(sim.smtp_behaviour()) as mta, \
-            tempfile.TemporaryDirectory() as tmp:
-        sim.populate(dns)
-        mail = Path(tmp) / "signed.eml"
-        mail.write_bytes(sim.signed_message())
-        ns, port = ["-n", dns.address], ["-p", str(mta.port)]
+    with sim.SimulatedDomain() as domain:
+        assert domain.files is not None
+        mail = domain.files / "signed.eml"
+        ns, port = ["-n", domain.nameserver], ["-p", str(domain.smtp_port)]
         cases = {
             "check_rbl": ["-H", sim.CLEAN_HOST, *ns],
             "check_ptr": ["-H", sim.SMTP_HOST, "--smtp", *port, *ns],

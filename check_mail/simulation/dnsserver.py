@@ -53,10 +53,10 @@ def _key(name: str) -> str:
 class ScriptedNameserver(BackgroundServer):
     """Answers from ``add()``-ed records; every other name is NXDOMAIN."""
 
-    def __init__(self, host: str = "127.0.0.1", delay: float = 0.0) -> None:
+    def __init__(self, host: str = "127.0.0.1", delay: float = 0.0, port: int = 0) -> None:
         super().__init__()
         self.host = host
-        self.port = 0
+        self.port = port
         self.delay = delay
         self.records: dict[tuple[str, str], list[str]] = defaultdict(list)
         self.ttls: dict[tuple[str, str], int] = {}

@@ -1,23 +1,36 @@
-"""The simulated mail domain the demo runs every plugin against.
+"""The simulated mail domain the demo, the README's examples and the tests run
+against: a scripted nameserver and two scripted SMTP servers on loopback.
 
-example.net has three mail servers:
+example.net, the domain:
 
 - mail.example.net (192.0.2.25 and 2001:db8::25), an outgoing relay, is
   clean on every blocklist and has forward-confirmed reverse DNS;
 - mx2.example.net (192.0.2.99), another relay, is listed on two blocklists,
   and its PTR is a generic ISP name;
-- smtp.example.net (127.0.0.1), the domain's only MX, really answers SMTP: a
-  scripted server on loopback, which announces the same name as its PTR and
-  accepts postmaster, hostmaster and abuse. Nothing is ever sent to the
-  relays' addresses; only the DNS knows them.
+- smtp.example.net (127.0.0.1), the domain's only MX, really answers SMTP: it
+  announces the same name as its PTR and accepts postmaster, hostmaster and
+  abuse;
+- relay.example.net (127.0.0.3), a smarthost, answers SMTP on the same port,
+  but greets as localhost.localdomain and accepts any recipient.
 
-The SPF record authorises the MX and, through an include, both relays. Two
-DKIM keys (RSA 2048 and ed25519), made afresh for each run, are published, and
-signed_message() is mail signed with both.
+Nothing is ever sent to the documentation addresses (RFC 5737, RFC 3849);
+only the DNS knows them. The SPF record authorises the MX and, through an
+include, both relays. Three DKIM keys (RSA 2048, ed25519 and a weak RSA
+1024), made afresh for each run, are published, and signed mail is written
+beside the private key files.
+
+Cases the README shows, each kept here so that every example can be run:
+
+- 192.0.2.24 has no PTR; 192.0.2.26's PTR (old.example.net) resolves to
+  another address; 192.0.2.27's PTR lookup fails (SERVFAIL);
+- lame.example.net (192.0.2.98): zen.spamhaus.org never answers for it;
+- lookups.example.net: an SPF record that needs 10 DNS lookups;
+- example.com (MX smtp.example.net) has postmaster, but no hostmaster, and
+  abuse@ is greylisted for good; example.org (MX relay.example.net) accepts
+  anything; parked.example.net has a null MX.
 
 Every default blocklist zone also answers its RFC 5782 test entries, so
-``--selftest`` passes. The other addresses come from the documentation ranges
-(RFC 5737, RFC 3849); nothing leaves loopback.
+``--selftest`` passes.
 """
 
 from __future__ import annotations
@@ -25,11 +38,15 @@ from __future__ import annotations
 import base64
 import functools
 import ipaddress
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
 
 from check_mail import dnsbl
 from check_mail.dns import reverse_labels
-from check_mail.simulation.dnsserver import ScriptedNameserver
-from check_mail.simulation.smtpserver import Behaviour
+from check_mail.simulation.dnsserver import Fault, ScriptedNameserver
+from check_mail.simulation.smtpserver import Behaviour, ScriptedSmtpServer
 
 DOMAIN = "example.net"
 CLEAN_HOST = "mail.example.net"
@@ -38,6 +55,10 @@ LISTED_ADDRESS = "192.0.2.99"
 GENERIC_PTR = "99.2.0.192.dsl.isp.example"
 SMTP_HOST = "smtp.example.net"
 SMTP_ADDRESS = "127.0.0.1"
+RELAY_HOST = "relay.example.net"
+RELAY_ADDRESS = "127.0.0.3"  # not .2: that is every blocklist's RFC 5782 test entry
+LAME_HOST, LAME_ADDRESS = "lame.example.net", "192.0.2.98"
+NO_PTR, WRONG_PTR, FAILING_PTR = "192.0.2.24", "192.0.2.26", "192.0.2.27"
 LISTINGS = {
     "bl.spamcop.net": ("127.0.0.2", "Blocked - see https://www.spamcop.net/bl.shtml?192.0.2.99"),
     "psbl.surriel.com": ("127.0.0.2", "Listed in PSBL, see https://psbl.org/listing?ip=192.0.2.99"),
@@ -46,48 +67,66 @@ HOSTS = {  # name -> addresses, each with a PTR back to the name unless listed b
     CLEAN_HOST: ("192.0.2.25", "2001:db8::25"),
     LISTED_HOST: (LISTED_ADDRESS,),
     SMTP_HOST: (SMTP_ADDRESS,),
+    RELAY_HOST: (RELAY_ADDRESS,),
+    LAME_HOST: (LAME_ADDRESS,),
+    "old.example.net": (LISTED_ADDRESS,),
 }
-PTRS = {LISTED_ADDRESS: GENERIC_PTR}
+PTRS = {LISTED_ADDRESS: GENERIC_PTR, WRONG_PTR: "old.example.net"}
+MX = {DOMAIN: SMTP_HOST, "example.com": SMTP_HOST, "example.org": RELAY_HOST,
+      "parked.example.net": "."}
 # The mail leaves through the two relays; the MX sends its own bounces.
 SPF = {
     DOMAIN: "v=spf1 mx include:_spf.example.net -all",
     "_spf.example.net": "v=spf1 a:mail.example.net ip4:192.0.2.99 ~all",
+    "lookups.example.net": "v=spf1 " + " ".join(f"include:i{i}.example.net" for i in range(4))
+                           + " -all",
+    **{f"i{i}.example.net": "v=spf1 " + "a " * i + "-all" for i in range(4)},
 }
 OUTSIDER = "203.0.113.5"  # an address the record does not authorise
 DKIM_SELECTORS = ("rsa2026", "ed2026")
+WEAK_SELECTOR = "weak2026"
 MESSAGE = (b"From: Joe <joe@example.net>\r\nTo: Suzie <suzie@example.com>\r\n"
            b"Subject: Is dinner ready?\r\nDate: Fri, 27 Nov 2026 19:00:00 +0000\r\n"
            b"Message-ID: <demo@example.net>\r\n\r\nHi.\r\n\r\nWe lost the game.\r\n")
-
-
 ROLE_MAILBOXES = ("postmaster", "hostmaster", "abuse")
+OK = "250 2.1.5 Ok"
 
 
 def smtp_behaviour() -> Behaviour:
-    """How smtp.example.net answers SMTP."""
-    return Behaviour(name=SMTP_HOST, mailboxes={m: "250 2.1.5 Ok" for m in ROLE_MAILBOXES})
+    """How smtp.example.net answers SMTP: every role mailbox of example.net;
+    of example.com postmaster only, with abuse greylisted for good."""
+    return Behaviour(name=SMTP_HOST,
+                     mailboxes={**{f"{m}@{DOMAIN}": OK for m in ROLE_MAILBOXES},
+                                "postmaster@example.com": OK, "abuse@example.com": OK},
+                     greylist={"abuse@example.com": 1_000_000})
+
+
+def relay_behaviour() -> Behaviour:
+    """How relay.example.net answers SMTP: misnamed, and taking anything."""
+    return Behaviour(name="localhost.localdomain", unknown_rcpt=OK)
 
 
 @functools.cache
-def dkim_keys() -> dict:
-    """The domain's signing keys, made afresh for each demo run."""
+def dkim_keys() -> dict[str, Any]:
+    """The domain's signing keys, made afresh for each run."""
     from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
     return {"rsa2026": rsa.generate_private_key(public_exponent=65537, key_size=2048),
-            "ed2026": ed25519.Ed25519PrivateKey.generate()}
+            "ed2026": ed25519.Ed25519PrivateKey.generate(),
+            WEAK_SELECTOR: rsa.generate_private_key(public_exponent=65537, key_size=1024)}
 
 
 def signed_message() -> bytes:
-    """Mail as smtp.example.net sends it: signed with both selectors."""
+    """Mail as smtp.example.net sends it: signed with both good selectors."""
     from check_mail.simulation.dkimsigner import sign
 
     message = MESSAGE
-    for selector, key in dkim_keys().items():
-        message = sign(message, DOMAIN, selector, key)
+    for selector in DKIM_SELECTORS:
+        message = sign(message, DOMAIN, selector, dkim_keys()[selector])
     return message
 
 
-def _key_record(key) -> str:
+def _key_record(key: Any) -> str:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
@@ -104,17 +143,24 @@ def _key_record(key) -> str:
 
 
 def populate(server: ScriptedNameserver) -> None:
-    server.add(DOMAIN, "MX", f"10 {SMTP_HOST}.")
+    for domain, exchanger in MX.items():
+        server.add(domain, "MX", "0 ." if exchanger == "." else f"10 {exchanger}.")
     for host, addresses in HOSTS.items():
         for address in addresses:
             rdtype = "A" if ipaddress.ip_address(address).version == 4 else "AAAA"
             server.add(host, rdtype, address)
-            ptr = PTRS.get(address, host)
-            server.add(ipaddress.ip_address(address).reverse_pointer, "PTR", f"{ptr}.")
-            if ptr != host:
-                server.add(ptr, rdtype, address)
+            if host != "old.example.net":
+                ptr = PTRS.get(address, host)
+                server.add(ipaddress.ip_address(address).reverse_pointer, "PTR", f"{ptr}.")
+                if ptr != host:
+                    server.add(ptr, rdtype, address)
+    server.add(ipaddress.ip_address(WRONG_PTR).reverse_pointer, "PTR", "old.example.net.")
+    server.fault(ipaddress.ip_address(FAILING_PTR).reverse_pointer, Fault.SERVFAIL)
+    server.fault(f"{reverse_labels(LAME_ADDRESS)}.zen.spamhaus.org", Fault.TIMEOUT)
     for name, record in SPF.items():
         server.add(name, "TXT", f'"{record}"', ttl=3600)
+    for i in range(4):
+        server.add(f"i{i}.example.net", "A", "198.51.100.7")
     for selector, key in dkim_keys().items():
         server.add(f"{selector}._domainkey.{DOMAIN}", "TXT", _key_record(key), ttl=3600)
     for zone in dnsbl.load_zones():
@@ -135,3 +181,67 @@ def _listing_code(zone: dnsbl.Zone) -> str:
             if address.packed[-1] >= 2 and not any(address in err for err in zone.errors):
                 return str(address)
     raise ValueError(f"zone {zone.name} has no listing code")
+
+
+class SimulatedDomain:
+    """The whole simulated domain, serving on loopback while the ``with`` lasts.
+
+    ``dns_port``/``smtp_port`` 0 pick free ports. Both SMTP servers share
+    the SMTP port (127.0.0.1 and 127.0.0.3), so one ``-p`` reaches either.
+    The files a user points plugins at (signed.eml, altered.eml, the private
+    keys) go into ``files`` (a temporary folder by default).
+    """
+
+    def __init__(self, dns_port: int = 0, smtp_port: int = 0,
+                 files: Path | None = None) -> None:
+        self.dns = ScriptedNameserver(port=dns_port)
+        self.smtp_port = smtp_port
+        self.files = files
+        self.servers: list[ScriptedSmtpServer] = []
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    @property
+    def nameserver(self) -> str:
+        """As given to ``-n``."""
+        return self.dns.address
+
+    def __enter__(self) -> SimulatedDomain:
+        self.dns.start()
+        try:
+            populate(self.dns)
+            first = ScriptedSmtpServer(smtp_behaviour(), SMTP_ADDRESS, self.smtp_port).start()
+            self.servers.append(first)
+            self.smtp_port = first.port
+            self.servers.append(ScriptedSmtpServer(relay_behaviour(), RELAY_ADDRESS,
+                                                   first.port).start())
+            self._write_files()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _write_files(self) -> None:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        if self.files is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="check-mail-demo-")
+            self.files = Path(self._tmp.name)
+        self.files.mkdir(parents=True, exist_ok=True)
+        signed = signed_message()
+        (self.files / "signed.eml").write_bytes(signed)
+        (self.files / "altered.eml").write_bytes(signed.replace(b"We lost", b"We won"))
+        older = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        for name, key in (("rsa2026.pem", dkim_keys()["rsa2026"]), ("old-rsa2026.pem", older)):
+            path = self.files / name
+            path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                               serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+            os.chmod(path, 0o600)
+
+    def __exit__(self, *exc: object) -> None:
+        for server in self.servers:
+            server.stop()
+        self.dns.stop()
+        if self._tmp is not None:
+            self._tmp.cleanup()

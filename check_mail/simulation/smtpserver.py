@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from check_mail.simulation.background import BackgroundServer
+from check_mail.smtp import start_tls
 
 
 @dataclass
@@ -34,9 +35,10 @@ class Behaviour:
     silent_on: str | None = None  # never answer this verb, and keep the connection open
     reply_delay: float = 0.0  # a tarpit: wait before each reply after the greeting
     mail_reply: str = "250 2.1.0 Ok"
-    mailboxes: dict[str, str] = field(default_factory=dict)  # local part -> RCPT reply
+    # RCPT replies by address ("abuse@example.com") or by local part ("abuse")
+    mailboxes: dict[str, str] = field(default_factory=dict)
     unknown_rcpt: str = "550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown"
-    greylist: dict[str, int] = field(default_factory=dict)  # local part -> 451s before 250
+    greylist: dict[str, int] = field(default_factory=dict)  # address or local part -> 451s
 
 
 class ScriptedSmtpServer(BackgroundServer):
@@ -109,7 +111,7 @@ class ScriptedSmtpServer(BackgroundServer):
                     await writer.drain()
                     return
                 assert b.tls is not None
-                await writer.start_tls(b.tls)
+                await start_tls(writer, b.tls, server_side=True)
 
     def _reply(self, verb: str, command: str) -> str:
         b = self.behaviour
@@ -130,11 +132,13 @@ class ScriptedSmtpServer(BackgroundServer):
             return b.mail_reply
         if verb == "RCPT":
             rcpt = command.partition(":")[2].strip().strip("<>")
-            local = rcpt.split("@")[0].lower()
-            if b.greylist.get(local, 0) > self.deferred.get(local, 0):  # across sessions
-                self.deferred[local] = self.deferred.get(local, 0) + 1
+            address, local = rcpt.lower(), rcpt.split("@")[0].lower()
+            key = address if address in b.greylist else local
+            if b.greylist.get(key, 0) > self.deferred.get(key, 0):  # across sessions
+                self.deferred[key] = self.deferred.get(key, 0) + 1
                 return f"451 4.7.1 <{rcpt}>: Recipient address rejected: Greylisted"
-            return b.mailboxes.get(local, b.unknown_rcpt).format(rcpt=rcpt)
+            reply = b.mailboxes.get(address) or b.mailboxes.get(local) or b.unknown_rcpt
+            return reply.format(rcpt=rcpt)
         if verb in ("DATA", "BDAT"):
             self.data_seen = True
             return "354 End data with <CR><LF>.<CR><LF>"

@@ -1,0 +1,105 @@
+"""check-mail, the suite's own command: every plugin against a server and a
+domain, and the definitions it prints for Icinga 2 and Nagios."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from check_mail import command
+from check_mail.simulation import maildomain as sim
+from tests.helpers.monitoring import ITL, icinga2_check, nagios_check
+from tests.helpers.plugins import run_plugin
+
+
+@pytest.fixture(scope="module")
+def domain():
+    with sim.SimulatedDomain() as served:
+        yield served
+
+
+def test_the_real_server_form(domain):
+    """check-mail -H HOST -D DOMAIN -s SELECTOR: every plugin answers, one line each."""
+    run = run_plugin("check-mail", "-H", sim.SMTP_HOST, "-D", sim.DOMAIN, "-s", "rsa2026",
+                     "-n", domain.nameserver, "-p", str(domain.smtp_port), timeout=60)
+    assert run.returncode == 0, run.stdout
+    assert run.lines[0].startswith("check-mail: smtp.example.net and example.net (5 plugins, ")
+    assert [line.split()[:2] for line in run.lines[1:6]] == [
+        ["OK", "RBL"], ["OK", "PTR"], ["OK", "POSTMASTER"], ["OK", "SPF"], ["OK", "DKIM"]]
+    assert run.lines[3] == ("OK        POSTMASTER  postmaster, hostmaster, abuse accepted by "
+                            "1 MX (1 address)")
+    assert run.lines[-1] == "overall: OK"
+    assert "\033[" not in run.stdout  # no colour when piped
+
+
+def test_the_worst_state_is_the_exit_code_and_skips_say_why(domain):
+    run = run_plugin("check-mail", "-H", sim.LISTED_HOST, "-D", "example.com", "-n",
+                     domain.nameserver, "-p", str(domain.smtp_port), "--color", "never",
+                     timeout=60)
+    assert run.returncode == 2
+    assert run.lines[-2] == ("SKIPPED   DKIM        no selector: give -s SELECTOR to check "
+                             "DKIM keys")
+    assert run.lines[-1] == "overall: CRITICAL"
+
+
+def args(*argv: str) -> argparse.Namespace:
+    return command.parser().parse_args(list(argv))
+
+
+def test_each_plugin_gets_only_the_options_it_takes():
+    planned = {run.command[0]: run.command for run in command.plan(
+        args("-H", "mail.example.org", "-D", "example.org", "-s", "s1", "-n", "127.0.0.1",
+             "-p", "2525", "--helo", "monitor.example.org", "-4"), ["192.0.2.25"])}
+    assert planned["check_rbl"] == ["check_rbl", "-H", "mail.example.org", "-D", "example.org",
+                                    "-n", "127.0.0.1", "-t", "20", "-4"]
+    assert planned["check_ptr"] == ["check_ptr", "-H", "mail.example.org", "--smtp", "-n",
+                                    "127.0.0.1", "-t", "20", "-p", "2525", "--helo",
+                                    "monitor.example.org", "-4"]
+    assert planned["check_spf"] == ["check_spf", "-D", "example.org", "--ip", "192.0.2.25",
+                                    "-n", "127.0.0.1", "-t", "20", "--helo",
+                                    "monitor.example.org"]
+    assert planned["check_dkim"][:5] == ["check_dkim", "-D", "example.org", "-s", "s1"]
+
+
+def test_a_host_name_is_resolved_for_check_spf(domain):
+    assert command.sending_ips(args("-H", sim.CLEAN_HOST, "-D", sim.DOMAIN, "-n",
+                                    domain.nameserver)) == ["192.0.2.25", "2001:db8::25"]
+    assert command.sending_ips(args("-H", sim.CLEAN_HOST, "-D", sim.DOMAIN, "-n",
+                                    domain.nameserver, "-6")) == ["2001:db8::25"]
+    assert command.sending_ips(args("-H", "192.0.2.1", "-D", sim.DOMAIN)) == ["192.0.2.1"]
+
+
+@pytest.mark.parametrize("flag", ["--version", "-V", "--help", "-h", "--bogus"])
+def test_help_version_and_bad_arguments_exit_3(flag):
+    run = run_plugin("check-mail", flag)
+    assert run.returncode == 3
+    assert run.stderr == ""
+
+
+def test_the_printed_icinga2_configuration_validates(tmp_path):
+    run = run_plugin("check-mail", "config", "icinga2", "--plugin-dir", "/opt/check-mail/bin")
+    assert run.returncode == 0
+    assert 'globals.CheckMailPluginDir = "/opt/check-mail/bin"' in run.stdout
+    config = tmp_path / "icinga2.conf"
+    (tmp_path / "check-mail.conf").write_text(run.stdout)
+    config.write_text(ITL + f'include "{tmp_path}/check-mail.conf"\n'
+                      'object Host "mail.example.org" {\n  check_command = "dummy"\n'
+                      '  address = "192.0.2.25"\n  vars.mail_server = true\n'
+                      '  vars.mail_domains = [ "example.org" ]\n}\n')
+    # rbl and ptr for the server, spf and postmaster for the domain
+    assert "Instantiated 4 Services" in icinga2_check(config, tmp_path)
+
+
+def test_the_printed_nagios_configuration_validates(tmp_path):
+    run = run_plugin("check-mail", "config", "nagios", "--plugin-dir", "/opt/check-mail/bin")
+    assert run.returncode == 0
+    assert "$USER10$" not in run.stdout.split("# define", 1)[0]
+    printed = tmp_path / "check-mail.cfg"
+    printed.write_text(run.stdout)
+    host = tmp_path / "host.cfg"
+    host.write_text("define host {\n  use generic-host\n  host_name mail.example.org\n"
+                    "  address 192.0.2.25\n  max_check_attempts 3\n  contact_groups admins\n}\n"
+                    "define service {\n  use generic-service\n  host_name mail.example.org\n"
+                    "  service_description RBL\n  check_command check_mail_rbl\n}\n")
+    nagios_check([printed, host])
