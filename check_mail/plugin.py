@@ -203,17 +203,20 @@ def local_part(text: str) -> str:
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser that speaks the plugin API: stdout, exit 3."""
 
-    def __init__(self, name: str, prog: str, description: str, epilog: str = "") -> None:
+    def __init__(self, name: str, prog: str, description: str, epilog: str = "",
+                 verbose: str = "the details") -> None:
+        """``verbose`` says what -v adds to the output."""
         super().__init__(
             prog=prog, description=description, epilog=epilog, add_help=False,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         self.plugin_name = name
-        self.add_argument("-h", "--help", action="help", help="show this help and exit")
+        self.add_argument("-h", "--help", action="help", help="show this help and exit (3)")
         self.add_argument("-V", "--version", action="version",
-                          version=f"{prog} (check-mail) {__version__}")
+                          version=f"{prog} (check-mail) {__version__}",
+                          help="show the version and exit (3)")
         self.add_argument("-v", "--verbose", action="count", default=0,
-                          help="more output: -v lists details, -vvv adds tracebacks")
+                          help=f"long output: {verbose}; -vvv adds tracebacks")
         self.add_argument("-t", "--timeout", type=option_type(seconds),
                           default=DEFAULT_TIMEOUT, metavar="SECONDS",
                           help="finish within this many seconds (default %(default)g)")
@@ -237,13 +240,16 @@ class Parser(argparse.ArgumentParser):
         self.add_argument(*flags, dest="domain", required=required, type=option_type(domain),
                           metavar="DOMAIN", help=help)
 
-    def add_thresholds(self, what: str, warning: str, critical: str) -> None:
-        self.add_argument("-w", "--warning", type=option_type(threshold), default=warning,
-                          metavar="RANGE",
-                          help=f"warning range for {what} (default %(default)s)")
-        self.add_argument("-c", "--critical", type=option_type(threshold), default=critical,
-                          metavar="RANGE",
-                          help=f"critical range for {what} (default %(default)s)")
+    def add_thresholds(self, what: str, warning: str, critical: str,
+                       notes: tuple[str, str] = ("", "")) -> None:
+        """-w and -c, ranges on ``what``; ``notes`` say what the defaults mean."""
+        for flags, kind, default, note in ((("-w", "--warning"), "warning", warning, notes[0]),
+                                           (("-c", "--critical"), "critical", critical,
+                                            notes[1])):
+            self.add_argument(*flags, type=option_type(threshold), default=default,
+                              metavar="RANGE",
+                              help=f"{kind} range for {what} (default %(default)s"
+                                   f"{': ' + note if note else ''})")
 
     def add_family_options(self) -> None:
         family = self.add_mutually_exclusive_group()
@@ -432,21 +438,24 @@ class Threshold(nagiosplugin.ScalarContext):
     """A value judged by -w/-c ranges.
 
     ``fmt_metric(metric, context)`` words the finding when the value is out
-    of range; it may quote ``context.violation(metric)``. Without it the
-    finding reads "name is value (outside range ...)".
+    of range; it may quote ``context.violation(metric)``, which names the
+    option: "outside -w 8". Without it the finding reads "name is value
+    (outside range ...)". ``options`` are the flags of the two ranges.
     """
 
     def __init__(self, name: str, warning: object = None, critical: object = None,
-                 fmt_metric: Callable[[Metric, Threshold], str] | None = None) -> None:
+                 fmt_metric: Callable[[Metric, Threshold], str] | None = None,
+                 options: tuple[str, str] = ("-w", "-c")) -> None:
         super().__init__(name, warning, critical, result_cls=Judged,
                          **({"fmt_metric": fmt_metric} if fmt_metric else {}))
         self.own_wording = fmt_metric is not None
+        self.options = options
 
     def violation(self, metric: Metric) -> str:
-        """Why the value is out of range, e.g. "outside range 8"."""
-        for rng in (self.critical, self.warning):
+        """Why the value is out of range, naming the option: "outside -w 8"."""
+        for rng, option in ((self.critical, self.options[1]), (self.warning, self.options[0])):
             if not rng.match(metric.value):
-                return str(rng.violation)
+                return f"outside {option} {rng}"
         return ""
 
     def evaluate(self, metric: Metric, resource: object) -> Judged:

@@ -35,3 +35,8 @@ def _escape(char: str) -> str:
     code = ord(char)
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 \
         else f"\\U{code:08x}"
+
+
+def count(number: int, singular: str, plural: str = "") -> str:
+    """A number with its noun: "1 zone", "3 zones", "2 addresses"."""
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"

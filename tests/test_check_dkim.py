@@ -54,7 +54,7 @@ def test_long_output_has_one_line_per_selector(dns):
     ("bad", 2, "DKIM CRITICAL - bad: malformed key record: p= is not valid base64 (tag p=)"),
     ("test", 1, "DKIM WARNING - test: in testing mode (t=y): receivers may ignore failures"),
     ("sha1", 2, "DKIM CRITICAL - sha1: h=sha1 does not allow sha256"),
-    ("weak", 1, "DKIM WARNING - weak: RSA key of 1024 bits (outside range 2048:)"),
+    ("weak", 1, "DKIM WARNING - weak: RSA key of 1024 bits (outside -w 2048:)"),
 ])
 def test_key_findings(dns, selector, state, line):
     run = dkim(dns, "-s", selector)

@@ -160,7 +160,7 @@ def test_selftest_leaves_out_dead_zones(nameserver, zones):
     run = rbl(nameserver, "-H", "192.0.2.25", "--zones-file", zones, "--selftest", "-v")
     assert run.returncode == 0
     assert run.lines[:2] == [
-        "RBL OK - 192.0.2.25 not listed on 1 zones; 1 zones unusable",
+        "RBL OK - 192.0.2.25 not listed on 1 zone; 1 zone unusable",
         "dnsbl.example.org: unusable, test entry 127.0.0.2 is not listed (dead zone?)",
     ]
 

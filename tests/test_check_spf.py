@@ -54,19 +54,19 @@ def test_sending_ips_and_the_mx(org):
 
 
 @pytest.mark.parametrize(("record", "state", "line"), [
-    ('"v=spf1 mx ~all"', 0, "SPF OK - example.com: 1 DNS lookups (max 10), ~all |"),
+    ('"v=spf1 mx ~all"', 0, "SPF OK - example.com: 1 DNS lookup (max 10), ~all |"),
     ('"v=spf1 mx ?all"', 1, "SPF WARNING - example.com: ?all: unlisted senders get neutral, "
-                            "which protects nobody; 1 DNS lookups (max 10), ?all |"),
+                            "which protects nobody; 1 DNS lookup (max 10), ?all |"),
     ('"v=spf1 mx"', 1, "SPF WARNING - example.com: no all and no redirect: unlisted senders "
-                       "get neutral, which protects nobody; 1 DNS lookups (max 10), no all |"),
+                       "get neutral, which protects nobody; 1 DNS lookup (max 10), no all |"),
     ('"v=spf1 +all"', 2, "SPF CRITICAL - example.com: +all authorises every sender; "
                          "0 DNS lookups (max 10), +all |"),
     ('"v=spf1 ptr -all"', 1, "SPF WARNING - example.com: ptr in example.com: ptr is slow and "
-                             "deprecated (RFC 7208 5.5); 1 DNS lookups (max 10), -all |"),
+                             "deprecated (RFC 7208 5.5); 1 DNS lookup (max 10), -all |"),
     ('"v=spf1 ip4:192.0.2.300 -all"', 2, "SPF CRITICAL - example.com: syntax error: bad ip4 "
                                          "address in 'ip4:192.0.2.300' (permerror) |"),
     ('"v=spf1 include:gone.example -all"', 2, "SPF CRITICAL - example.com: include:gone.example "
-                                              "has no SPF record (permerror); 1 DNS lookups "
+                                              "has no SPF record (permerror); 1 DNS lookup "
                                               "(max 10), -all |"),
 ])
 def test_policies(nameserver, record, state, line):
@@ -102,7 +102,7 @@ def test_too_many_lookups_and_the_costliest_include(nameserver):
         nameserver.add(f"i{i}.example", "A", "198.51.100.7")
     run = spf(nameserver, "-D", "example.com", "-v")
     assert run.returncode == 1
-    assert run.lines[0] == "SPF WARNING - example.com: 10 DNS lookups (max 10), -all"
+    assert run.lines[0] == "SPF WARNING - example.com: 10 DNS lookups (outside -w 8; max 10), -all"
     assert "costliest: include:i3.example with 4 lookups" in run.lines
     assert spf(nameserver, "-D", "example.com", "-w", "10", "-c", "9").returncode == 2
 

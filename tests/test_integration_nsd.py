@@ -42,14 +42,14 @@ def test_clean_host_on_a_real_server(nsd):
     run = rbl(nsd, "-H", "mail.example.test", "--selftest")
     assert run.returncode == 0
     assert run.first == ("RBL OK - mail.example.test (192.0.2.25, 2001:db8::25) not listed "
-                         "on 1 zones | errors=0;;~:0;0;1 listed=0;0;1;0;1 time=Xs;;;0 zones=1;;;0")
+                         "on 1 zone | errors=0;;~:0;0;1 listed=0;0;1;0;1 time=Xs;;;0 zones=1;;;0")
 
 
 def test_listed_host_on_a_real_server(nsd):
     run = rbl(nsd, "-H", "mx2.example.test", "-v")
     assert run.returncode == 1
     assert run.lines[:2] == [
-        "RBL WARNING - 192.0.2.99 listed on 1 of 1 zones (bl.example.test)",
+        "RBL WARNING - 192.0.2.99 listed on 1 of 1 zone (bl.example.test)",
         '192.0.2.99 listed on bl.example.test: 127.0.0.2, 127.0.0.4 '
         '"192.0.2.99 sent spam to our traps"',
     ]

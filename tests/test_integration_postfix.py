@@ -38,6 +38,8 @@ FILES = {
 
 @pytest.fixture(scope="module")
 def nsd(tmp_path_factory):
+    # Postfix first: without it, these tests have nothing to probe.
+    need(not available(), available())
     need(NSD.binary is not None, "NSD is not installed (apt-get install nsd)")
     with NSD(tmp_path_factory.mktemp("nsd"), ZONES) as server:
         yield server

@@ -12,7 +12,8 @@ from tests.helpers.plugins import need
 from tests.helpers.spfsuite import SUITE, scenarios, serve
 
 DOCS = scenarios() if SUITE.exists() else []
-CASES = [(i, name) for i, doc in enumerate(DOCS) for name in doc["tests"]]
+# Without ../shared there is nothing to run; one case says so (and fails under CI).
+CASES = [(i, name) for i, doc in enumerate(DOCS) for name in doc["tests"]] or [(-1, "missing")]
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +40,7 @@ def test_the_suite_is_there():
 
 @pytest.mark.parametrize(("index", "name"), CASES, ids=[n for _, n in CASES])
 def test_rfc7208(servers, index, name):
+    need(index >= 0, f"the RFC 7208 suite is not at {SUITE}")
     doc = DOCS[index]
     case = doc["tests"][name]
     server = servers(index, doc.get("zonedata"))

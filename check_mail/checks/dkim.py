@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 from check_mail import plugin
 from check_mail.deadline import Deadline
 from check_mail.outcome import Finding, Level
+from check_mail.text import count
 
 if TYPE_CHECKING:
     from check_mail.dkim import KeyLookup, Message, SignatureCheck, Verification
@@ -53,7 +54,9 @@ def selector(text: str) -> str:
 
 def parser() -> plugin.Parser:
     p = plugin.Parser("DKIM", "check_dkim",
-                      (__doc__ or "").split("\n\n", 1)[0].replace("\n", " "), EPILOG)
+                      (__doc__ or "").split("\n\n", 1)[0].replace("\n", " "), EPILOG,
+                      verbose="one line per selector (key, flags, TTL) and per signature "
+                              "(algorithm, canonicalisation, verdict and why)")
     p.add_domain_option("the signing domain (d=)")
     p.add_argument("-s", "--selector", action="append", default=[],
                    type=plugin.option_type(selector), metavar="NAME",
@@ -183,11 +186,10 @@ class Wording(plugin.Summary):
             keys = ", ".join(f"{f.selector} ({f.record.description})"
                              if f.record is not None and not f.record.revoked
                              else f"{f.selector} (revoked)" for f in lookups)
-            parts.append(f"{len(lookups)} selector{'s' if len(lookups) != 1 else ''}: {keys}")
+            parts.append(f"{count(len(lookups), 'selector')}: {keys}")
         signatures = self.resource.signatures
         if self.resource.message is not None:
-            parts.append(f"{len(signatures)} signature{'s' if len(signatures) != 1 else ''} "
-                         "verified")
+            parts.append(f"{count(len(signatures), 'signature')} verified")
         return "; ".join(parts)
 
     def verbose(self, results: plugin.Results) -> list[str]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, NoReturn
 from check_mail import plugin
 from check_mail.deadline import Deadline
 from check_mail.outcome import Finding, Level
+from check_mail.text import count
 
 if TYPE_CHECKING:
     from check_mail.mx import MailExchangers
@@ -36,7 +37,8 @@ examples:
 
 def parser() -> plugin.Parser:
     p = plugin.Parser("POSTMASTER", "check_postmaster", (__doc__ or "").split("\n", 1)[0],
-                      EPILOG)
+                      EPILOG, verbose="one line per address and mailbox, with the server's "
+                                      "reply (the random address first)")
     p.add_domain_option("the mail domain whose mailboxes are asked for")
     p.add_host_option("ask this host instead of the domain's MX set")
     p.add_family_options()
@@ -151,10 +153,9 @@ class Wording(plugin.Summary):
         probes = self.resource.probes
         names = ", ".join(mailboxes(self.resource.args))
         exchangers = sorted({p.exchanger for p in probes})
-        count = len(probes)
         where = (f"{len(exchangers)} MX" if self.resource.exchangers is not None
                  else exchangers[0])
-        line = f"{names} accepted by {where} ({count} address{'es' if count != 1 else ''})"
+        line = f"{names} accepted by {where} ({count(len(probes), 'address', 'addresses')})"
         return line + self._catch_all_note()
 
     def _catch_all_note(self) -> str:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple, NoReturn
 from check_mail import plugin
 from check_mail.deadline import Deadline
 from check_mail.outcome import Finding, Level
+from check_mail.text import count
 
 if TYPE_CHECKING:
     from check_mail.ptr import ReverseDns
@@ -37,7 +38,9 @@ examples:
 
 def parser() -> plugin.Parser:
     p = plugin.Parser("PTR", "check_ptr",
-                      (__doc__ or "").split("\n\n", 1)[0].replace("\n", " "), EPILOG)
+                      (__doc__ or "").split("\n\n", 1)[0].replace("\n", " "), EPILOG,
+                      verbose="one line per address: its PTR, the forward lookup of each PTR "
+                              "name, and with --smtp the names the server announces")
     p.add_host_option("IP address or hostname; every A and AAAA address is checked",
                       required=True)
     p.add_family_options()
@@ -153,9 +156,9 @@ class Wording(plugin.Summary):
         found = self.resource.found
         names = sorted({n for a in found for n in a.rdns.confirmed})
         smtp = ", SMTP names match" if self.resource.args.smtp else ""
-        count = f"{len(found)} address{'es' if len(found) != 1 else ''}"
         every = "all " if len(found) > 1 else ""
-        return f"{count}, {every}forward-confirmed{smtp} ({', '.join(names)})"
+        return (f"{count(len(found), 'address', 'addresses')}, {every}forward-confirmed{smtp} "
+                f"({', '.join(names)})")
 
     def verbose(self, results: plugin.Results) -> list[str]:
         lines = []

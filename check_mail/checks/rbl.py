@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NoReturn
 from check_mail import plugin
 from check_mail.deadline import Deadline
 from check_mail.outcome import Finding, Level
+from check_mail.text import count
 
 if TYPE_CHECKING:
     from check_mail.dnsbl import Report, Zone, ZoneOutcome
@@ -35,13 +36,18 @@ examples:
 
 
 def parser() -> plugin.Parser:
-    p = plugin.Parser("RBL", "check_rbl", (__doc__ or "").split("\n", 1)[0], EPILOG)
+    p = plugin.Parser("RBL", "check_rbl", (__doc__ or "").split("\n", 1)[0], EPILOG,
+                      verbose="one line per listing (codes, their meaning, the TXT reason, "
+                              "the delisting URL), per failed or unusable zone; -vv adds the "
+                              "clean zones and the zones skipped for want of a key")
     p.add_host_option("IP address or hostname of the mail server; "
                       "every A and AAAA address is checked")
-    p.add_domain_option("also check this sending domain on domain blocklists",
+    p.add_domain_option("also check this sending domain on the domain blocklists (Spamhaus "
+                        "DBL, SURBL, URIBL)",
                         required=False, flags=("-D", "-U", "--domain"))
     p.add_family_options()
-    p.add_thresholds("the number of listing zones", warning="0", critical="1")
+    p.add_thresholds("the number of zones that list it", warning="0", critical="1",
+                     notes=("one listing warns", "two are critical"))
     p.add_argument("--max-errors", type=plugin.option_type(plugin.threshold), metavar="RANGE",
                    help="UNKNOWN when the number of zones that failed is outside "
                         "this range (default: UNKNOWN when half or more failed)")
@@ -120,25 +126,25 @@ class Wording(plugin.Summary):
         usable = len(report.usable)
         listed = report.with_verdict(dnsbl.Verdict.LISTED)
         errors = report.with_verdict(dnsbl.Verdict.ERROR)
-        failed = f"{len(errors)} of {usable} zones failed ({_reasons(errors)})"
+        failed = f"{len(errors)} of {count(usable, 'zone')} failed ({_reasons(errors)})"
         if not usable:
             return (f"cannot tell whether {self._target()} is listed: none of the "
-                    f"{len(report.unusable)} zones passed its self-test")
+                    f"{count(len(report.unusable), 'zone')} passed its self-test")
         if listed:
             names = _some([z.zone.name for z in listed])
-            line = (f"{', '.join(report.listed_items)} listed on {len(listed)} of {usable} "
-                    f"zones ({names})")
+            line = (f"{', '.join(report.listed_items)} listed on {len(listed)} of "
+                    f"{count(usable, 'zone')} ({names})")
         elif plugin.level(results["errors"].state) is Level.UNKNOWN:
             return f"cannot tell whether {self._target()} is listed: {failed}"
         else:
-            line = f"{self._target()} not listed on {usable - len(errors)} zones"
+            line = f"{self._target()} not listed on {count(usable - len(errors), 'zone')}"
         if errors:
             line += f"; {failed}"
             public = dnsbl.public_resolvers(self.resource.resolver.nameservers)
             if public:  # the likely cause, and the first thing to fix
                 line += f"; public resolver {public[0]} in use"
         if report.unusable:
-            line += f"; {len(report.unusable)} zones unusable"
+            line += f"; {count(len(report.unusable), 'zone')} unusable"
         return "; ".join([line, *(f.text for f in self.resource.limits)])
 
     def _target(self) -> str:

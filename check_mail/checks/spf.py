@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, NoReturn
 from check_mail import plugin
 from check_mail.deadline import Deadline
 from check_mail.outcome import Finding, Level
+from check_mail.text import count
 
 if TYPE_CHECKING:
     from check_mail.spf import Audit, Outcome
@@ -39,9 +40,13 @@ examples:
 
 def parser() -> plugin.Parser:
     p = plugin.Parser("SPF", "check_spf",
-                      (__doc__ or "").split("\n\n", 1)[0].replace("\n", " "), EPILOG)
+                      (__doc__ or "").split("\n\n", 1)[0].replace("\n", " "), EPILOG,
+                      verbose="the record, the include and redirect tree with what each "
+                              "branch costs, the costliest include, each --ip's result and "
+                              "every finding")
     p.add_domain_option("the domain whose SPF record is audited")
-    p.add_thresholds("DNS lookups over the whole include tree", warning="8", critical="10")
+    p.add_thresholds("DNS lookups over the whole include tree", warning="8", critical="10",
+                     notes=("", "receivers permerror above 10"))
     p.add_argument("--void-warning", type=plugin.option_type(plugin.threshold), default="1",
                    metavar="RANGE", help="warning range for void lookups (default %(default)s)")
     p.add_argument("--void-critical", type=plugin.option_type(plugin.threshold), default="2",
@@ -162,12 +167,15 @@ def ip_findings(ip: str, outcome: Outcome) -> list[Finding]:
     return [Finding(level, f"{ip} {outcome.result}{how}{why}")]
 
 
-def basics(resource: Spf) -> str:
-    """The lookup count and the ending, which every status line gives."""
+def basics(resource: Spf, why: str = "") -> str:
+    """The lookup count and the ending, which every status line gives; with
+    ``why``, the threshold the count is outside of."""
     audit = resource.audit
     if audit is None or audit.walk is None:
         return ""
-    return f"{audit.walk.lookups} DNS lookups (max 10), {audit.ending or 'no all'}"
+    limit = f"{why}; max 10" if why else "max 10"
+    return (f"{count(audit.walk.lookups, 'DNS lookup')} ({limit}), "
+            f"{audit.ending or 'no all'}")
 
 
 class Wording(plugin.Summary):
@@ -179,7 +187,9 @@ class Wording(plugin.Summary):
     def problem(self, results: plugin.Results) -> str:
         first = plugin.problem_line(results)
         common = basics(self.resource)
-        line = first if first.startswith(common) or not common else f"{first}; {common}"
+        # The lookup count, worded with its threshold when that is the problem, once.
+        line = first if not common or first.startswith(common.partition(" (")[0]) \
+            else f"{first}; {common}"
         return f"{self.resource.args.domain}: {line}{self._ips(named=first)}"
 
     def _ips(self, named: str = "") -> str:
@@ -209,11 +219,11 @@ class Wording(plugin.Summary):
                     Result.NONE, Result.PERMERROR, Result.TEMPERROR) else ""
                 state += " [again]" if branch.repeated else ""
                 lines.append(f"{'  ' * depth}{label}{branch.domain.rstrip('.')} "
-                             f"costs {branch.cost} lookups{state}")
+                             f"costs {count(branch.cost, 'lookup')}{state}")
             costly = walk.costliest
             if costly is not None:
                 lines.append(f"costliest: {costly.via}:{costly.domain.rstrip('.')} with "
-                             f"{costly.cost} lookups")
+                             f"{count(costly.cost, 'lookup')}")
         for ip, outcome in self.resource.outcomes:
             detail = f" by {outcome.mechanism}" if outcome.mechanism else ""
             why = f" ({outcome.problem})" if outcome.problem else ""
@@ -229,10 +239,13 @@ def build(args: argparse.Namespace, deadline: Deadline) -> plugin.Check:
         plugin.Findings("mx"),
         plugin.Findings("ip"),
         plugin.Threshold("lookups", args.warning, args.critical,
-                         fmt_metric=lambda metric, context: basics(resource)),
+                         fmt_metric=lambda metric, context: basics(resource,
+                                                                   context.violation(metric))),
         plugin.Threshold("voids", args.void_warning, args.void_critical,
-                         fmt_metric=lambda metric, context: f"{metric.value} void lookups "
-                                                            "(max 2)"),
+                         fmt_metric=lambda metric, context: (
+                             f"{count(metric.value, 'void lookup')} "
+                             f"({context.violation(metric)}; receivers allow 2)"),
+                         options=("--void-warning", "--void-critical")),
         plugin.Threshold("ttl", str(args.max_ttl),
                          fmt_metric=lambda metric, context: f"TTL {metric.value} s "
                                                             f"(max {args.max_ttl} s)"),
