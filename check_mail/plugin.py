@@ -281,10 +281,15 @@ class Parser(argparse.ArgumentParser):
                            help="the name to say EHLO with (default: this host's name if it "
                                 "is fully qualified, else an address literal)")
         if starttls is not None:
-            group.add_argument("--starttls", action=argparse.BooleanOptionalAction,
+            # Two plain flags: BooleanOptionalAction words its help differently
+            # from one Python version to the next.
+            group.add_argument("--starttls", dest="starttls", action="store_true",
                                default=starttls,
-                               help="start TLS when the server offers it "
-                                    f"(default: {'yes' if starttls else 'no'})")
+                               help="start TLS when the server offers it"
+                                    + (" (the default)" if starttls else ""))
+            group.add_argument("--no-starttls", dest="starttls", action="store_false",
+                               help="never start TLS"
+                                    + ("" if starttls else " (the default)"))
         return group
 
 

@@ -1,12 +1,15 @@
-"""The one SMTP probe of check-mail: one session with one address, never DATA.
+"""The one SMTP probe of check-mail: sessions with one address, never DATA.
 
-A session reads the greeting, says EHLO (HELO if EHLO is refused), may
-STARTTLS, may send MAIL and RCPT, and always ends with RSET and QUIT. Every
-read runs under the plugin's :class:`~check_mail.deadline.Deadline`, not a
+A :class:`Client` reads the greeting, says EHLO (HELO if EHLO is refused),
+may STARTTLS and AUTH, runs MAIL/RCPT transactions that each end with RSET,
+and ends with QUIT. :func:`probe` is the common case in one call. Every read
+runs under the plugin's :class:`~check_mail.deadline.Deadline`, not a
 per-read timeout, so a server that drips a byte a second cannot hold the
 plugin past ``-t``. A hostile server (garbage, overlong or endless replies,
 a connection closed mid-reply, a failed TLS handshake) ends the session with
 an ``error`` that says what happened; no exception leaves :func:`probe`.
+No command holding a line break ever reaches the wire, and a secret sent
+with AUTH is never kept in the session's log.
 """
 
 from __future__ import annotations
@@ -60,6 +63,16 @@ class Reply:
         """EHLO extension keywords (STARTTLS, SIZE, ...)."""
         return frozenset(line.split()[0].upper() for line in self.lines[1:] if line.split())
 
+    def parameters(self, keyword: str) -> tuple[str, ...]:
+        """The parameters an EHLO reply gives an extension: ("PLAIN", "LOGIN")
+        for "AUTH PLAIN LOGIN" (or the old "AUTH=PLAIN LOGIN")."""
+        for line in self.lines[1:]:
+            words = line.replace("=", " ", 1).split() if line.upper().startswith(
+                f"{keyword}=") else line.split()
+            if words and words[0].upper() == keyword:
+                return tuple(word.upper() for word in words[1:])
+        return ()
+
     def __str__(self) -> str:
         status = f" {self.enhanced}" if self.enhanced else ""
         return f"{self.code}{status} {self.text}".rstrip()
@@ -79,10 +92,11 @@ class Session:
     port: int
     greeting: Reply | None = None
     ehlo: Reply | None = None
-    tls: str = ""  # the TLS version once STARTTLS succeeded
-    exchanges: tuple[Exchange, ...] = ()  # MAIL, RCPT and RSET, in order
+    tls: str = ""  # the TLS version once STARTTLS (or implicit TLS) succeeded
+    exchanges: tuple[Exchange, ...] = ()  # AUTH, MAIL, RCPT and RSET, in order
     error: str = ""  # why the session ended early; "" when it ran to QUIT
     elapsed: float = 0.0
+    esmtp: bool = True  # EHLO was answered (False: only HELO)
 
     def reply_to(self, command: str) -> Reply | None:
         """The last reply to a command that starts with ``command``."""
@@ -136,7 +150,9 @@ class _Connection:
             if match.group(2) != "-":
                 return _reply(code, lines)
 
-    async def command(self, command: str) -> Reply:
+    async def command(self, command: str, shown: str = "") -> Reply:
+        """Send one command and read its reply; ``shown`` is what the log keeps
+        instead of the command, when it holds a secret."""
         import asyncio
 
         verb = command.split(" ", 1)[0].split(":", 1)[0].upper()
@@ -155,7 +171,7 @@ class _Connection:
         except OSError as exc:
             raise ProbeError(f"connection lost sending {verb}: {_os_error(exc)}") from None
         reply = await self.reply(f"reply to {verb}")
-        self.log.append(Exchange(command, reply))
+        self.log.append(Exchange(shown or command, reply))
         return reply
 
 
@@ -234,6 +250,150 @@ def default_helo(local_address: str) -> str:
     return f"[IPv6:{local_address}]" if ":" in local_address else f"[{local_address}]"
 
 
+class Client:
+    """One SMTP conversation with one address, every read under the deadline.
+
+    ``open()`` connects (from ``source`` if given; in TLS from the start with
+    ``implicit_tls``, as on port 465) and reads the greeting; then
+    ``hello()``, ``starttls()``, ``auth()``, ``transaction()``; ``close()``
+    says QUIT. A failure raises ProbeError, which ``session()`` records.
+    """
+
+    def __init__(self, address: str, port: int = 25, *, deadline: Deadline,
+                 helo: str | None = None, tls_name: str | None = None,
+                 source: str | None = None, implicit_tls: bool = False,
+                 context: ssl.SSLContext | None = None) -> None:
+        self.address, self.port, self.deadline = address, port, deadline
+        self.helo, self.tls_name, self.source = helo, tls_name or address, source
+        self.implicit_tls = implicit_tls
+        self.context = context
+        self.greeting: Reply | None = None
+        self.ehlo: Reply | None = None
+        self.esmtp = True
+        self.tls = ""
+        self.error = ""
+        self.local_address = ""
+        self.log: list[Exchange] = []
+        self._conn: _Connection | None = None
+        self._started = time.monotonic()
+
+    @property
+    def conn(self) -> _Connection:
+        if self._conn is None:
+            raise ProbeError("not connected")
+        return self._conn
+
+    def tls_context(self) -> ssl.SSLContext:
+        """The context a handshake uses: the caller's, or one that encrypts
+        without verifying, as most MTAs do (a probe asks whether mail is
+        accepted, not whether the certificate is trusted)."""
+        import ssl
+
+        if self.context is not None:
+            return self.context
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+
+    async def open(self) -> Reply:
+        import asyncio
+        import ssl
+
+        options: dict = {"limit": MAX_LINE}
+        if self.source:
+            options["local_addr"] = (self.source, 0)
+        if self.implicit_tls:
+            options.update(ssl=self.tls_context(), server_hostname=self.tls_name)
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(self.address, self.port, **options),
+                max(self.deadline.remaining(), 0.001))
+        except asyncio.TimeoutError:
+            raise ProbeError("timed out connecting") from None
+        except ssl.SSLError as exc:
+            raise ProbeError(f"TLS handshake failed: {exc.reason or exc}") from None
+        except OSError as exc:
+            raise ProbeError(f"cannot connect: {_os_error(exc)}") from None
+        self._conn = _Connection(reader, writer, self.deadline, self.log)
+        self.local_address = writer.get_extra_info("sockname")[0]
+        if self.implicit_tls:
+            self.tls = writer.get_extra_info("ssl_object").version() or "TLS"
+        self.greeting = await self.conn.reply("greeting")
+        if self.greeting.code != 220:
+            raise ProbeError(f"greeting refused: {self.greeting}")
+        return self.greeting
+
+    async def hello(self) -> Reply:
+        """EHLO, or HELO when EHLO is refused."""
+        name = self.helo or default_helo(self.local_address)
+        self.ehlo = await self.conn.command(f"EHLO {name}")
+        if self.ehlo.code != 250:
+            self.esmtp = False
+            self.ehlo = await self.conn.command(f"HELO {name}")
+            if self.ehlo.code != 250:
+                raise ProbeError(f"HELO refused: {self.ehlo}")
+        return self.ehlo
+
+    def offers(self, keyword: str) -> bool:
+        return self.ehlo is not None and keyword in self.ehlo.keywords
+
+    async def starttls(self) -> str:
+        """STARTTLS, the handshake, and EHLO again; the TLS version."""
+        self.tls = await _starttls(self.conn, self.tls_context(), self.tls_name)
+        await self.hello()
+        return self.tls
+
+    async def auth(self, user: str, password: str) -> Reply:
+        """AUTH PLAIN (or LOGIN when only that is offered, RFC 4616, 4954). The
+        log keeps "AUTH PLAIN ****": never the secret."""
+        import base64
+
+        mechanisms = self.ehlo.parameters("AUTH") if self.ehlo else ()
+        if "PLAIN" in mechanisms:
+            token = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+            return await self.conn.command(f"AUTH PLAIN {token}", shown="AUTH PLAIN ****")
+        if "LOGIN" in mechanisms:
+            reply = await self.conn.command("AUTH LOGIN")
+            for secret in (user, password):
+                if reply.code != 334:
+                    return reply
+                reply = await self.conn.command(base64.b64encode(secret.encode()).decode(),
+                                                shown="****")
+            return reply
+        raise ProbeError("the server offers neither AUTH PLAIN nor AUTH LOGIN"
+                         + (f" (it offers {' '.join(mechanisms)})" if mechanisms else ""))
+
+    async def transaction(self, mail_from: str,
+                          recipients: Sequence[str]) -> tuple[Reply, list[Reply]]:
+        """MAIL FROM, RCPT TO for each recipient while MAIL was accepted, RSET;
+        the replies to MAIL and to each RCPT."""
+        sender = await self.conn.command(f"MAIL FROM:<{mail_from}>")
+        answers = []
+        if sender.code == 250:
+            for recipient in recipients:
+                answers.append(await self.conn.command(f"RCPT TO:<{recipient}>"))
+        await self.conn.command("RSET")
+        return sender, answers
+
+    async def close(self) -> None:
+        """QUIT (waiting QUIT_GRACE at most for the reply), and hang up."""
+        if self._conn is None:
+            return
+        if not self.error:
+            with contextlib.suppress(ProbeError):  # the work is done; an early hang-up is fine
+                self._conn.deadline = Deadline(min(QUIT_GRACE, self.deadline.remaining()))
+                await self._conn.command("QUIT")
+        self._conn.writer.close()
+
+    def session(self) -> Session:
+        """What the conversation showed, the QUIT and greeting exchanges left out."""
+        log = tuple(e for e in self.log if not e.command.upper().startswith(
+            ("EHLO", "HELO", "QUIT", "STARTTLS")))
+        return Session(self.address, self.port, self.greeting, self.ehlo, self.tls, log,
+                       self.error, time.monotonic() - self._started, self.esmtp)
+
+
 async def probe(
     address: str,
     port: int = 25,
@@ -246,54 +406,19 @@ async def probe(
     recipients: Sequence[str] = (),
 ) -> Session:
     """One session: greeting, EHLO, [STARTTLS, EHLO], [MAIL, RCPT...], RSET, QUIT."""
-    import asyncio
-
-    started = time.monotonic()
-    greeting = ehlo = None
-    tls = error = ""
-    log: list[Exchange] = []
-    writer = None
+    client = Client(address, port, deadline=deadline, helo=helo, tls_name=tls_name)
     try:
-        try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(address, port, limit=MAX_LINE),
-                max(deadline.remaining(), 0.001),
-            )
-        except asyncio.TimeoutError:
-            raise ProbeError("timed out connecting") from None
-        except OSError as exc:
-            raise ProbeError(f"cannot connect: {_os_error(exc)}") from None
-        conn = _Connection(reader, writer, deadline, log)
-        greeting = await conn.reply("greeting")
-        if greeting.code != 220:
-            raise ProbeError(f"greeting refused: {greeting}")
-        name = helo or default_helo(writer.get_extra_info("sockname")[0])
-        ehlo = await conn.command(f"EHLO {name}")
-        if ehlo.code != 250:
-            ehlo = await conn.command(f"HELO {name}")
-            if ehlo.code != 250:
-                raise ProbeError(f"HELO refused: {ehlo}")
-        if starttls and "STARTTLS" in ehlo.keywords:
-            tls = await _starttls(conn, writer, tls_name or address)
-            ehlo = await conn.command(f"EHLO {name}")
+        await client.open()
+        await client.hello()
+        if starttls and client.offers("STARTTLS"):
+            await client.starttls()
         if mail_from is not None:
-            sender = await conn.command(f"MAIL FROM:<{mail_from}>")
-            if sender.code == 250:
-                for recipient in recipients:
-                    await conn.command(f"RCPT TO:<{recipient}>")
-            await conn.command("RSET")
-        with contextlib.suppress(ProbeError):  # the work is done; an early hang-up is fine
-            conn.deadline = Deadline(min(QUIT_GRACE, deadline.remaining()))
-            await conn.command("QUIT")
+            await client.transaction(mail_from, recipients)
     except ProbeError as exc:
-        error = str(exc)
+        client.error = str(exc)
     finally:
-        if writer is not None:
-            writer.close()
-    session_log = tuple(e for e in log if not e.command.upper().startswith(("EHLO", "HELO",
-                                                                             "QUIT", "STARTTLS")))
-    return Session(address, port, greeting, ehlo, tls, session_log, error,
-                   time.monotonic() - started)
+        await client.close()
+    return client.session()
 
 
 async def start_tls(writer: asyncio.StreamWriter, context: ssl.SSLContext, *,
@@ -319,23 +444,18 @@ async def start_tls(writer: asyncio.StreamWriter, context: ssl.SSLContext, *,
     protocol._over_ssl = True  # type: ignore[attr-defined]
 
 
-async def _starttls(conn: _Connection, writer, server_name: str) -> str:
+async def _starttls(conn: _Connection, context: ssl.SSLContext, server_name: str) -> str:
     import asyncio
     import ssl
 
     reply = await conn.command("STARTTLS")
     if reply.code != 220:
         raise ProbeError(f"STARTTLS refused: {reply}")
-    # A probe asks whether mail is accepted, not whether the certificate is
-    # trusted: like most MTAs, it encrypts without verifying.
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
     try:
-        await asyncio.wait_for(start_tls(writer, context, server_hostname=server_name),
+        await asyncio.wait_for(start_tls(conn.writer, context, server_hostname=server_name),
                                max(conn.deadline.remaining(), 0.001))
     except asyncio.TimeoutError:
         raise ProbeError("timed out in the TLS handshake") from None
     except (ssl.SSLError, ConnectionError, OSError) as exc:
         raise ProbeError(f"TLS handshake failed: {getattr(exc, 'reason', None) or exc}") from None
-    return writer.get_extra_info("ssl_object").version() or "TLS"
+    return conn.writer.get_extra_info("ssl_object").version() or "TLS"

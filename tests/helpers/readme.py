@@ -7,7 +7,6 @@ plugin's own parser so that the two cannot drift apart.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import re
 import shlex
@@ -16,7 +15,8 @@ from dataclasses import dataclass
 from tests.helpers.plugins import ROOT
 
 README = ROOT / "README.md"
-PLUGINS = ("check_rbl", "check_ptr", "check_postmaster", "check_spf", "check_dkim")
+PLUGINS = ("check_rbl", "check_ptr", "check_postmaster", "check_spf", "check_dkim",
+           "check_relay")
 # What the examples assume of `check-mail demo --serve`.
 DNS, SMTP, FILES = "127.0.0.1:10053", "10025", "/tmp/check-mail-demo"
 
@@ -68,7 +68,7 @@ def option_table(name: str) -> list[str]:
     rows = ["| option | meaning |", "| --- | --- |"]
     for action in parser._actions:
         strings = ", ".join(action.option_strings)
-        if action.nargs != 0 and not isinstance(action, argparse.BooleanOptionalAction):
+        if action.nargs != 0:
             metavar = action.metavar or (
                 "{" + ",".join(action.choices) + "}" if action.choices else action.dest.upper())
             strings += f" {metavar}"
