@@ -19,7 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-PLUGINS = ("check_rbl", "check_ptr", "check_postmaster", "check_spf", "check_dkim")
+PLUGINS = ("check_rbl", "check_ptr", "check_postmaster", "check_spf", "check_dkim",
+           "check_relay")
 
 
 def wall(argv: list[str]) -> float:

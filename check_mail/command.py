@@ -136,6 +136,7 @@ def plan(args: argparse.Namespace, ips: list[str]) -> list[report.PluginRun]:
     skipped = []
     if host:
         commands.append(["check_ptr", "-H", host, "--smtp"])
+        commands.append(["check_relay", "-H", host])
     if domain:
         commands.append(["check_postmaster", "-D", domain])
         commands.append(["check_spf", "-D", domain,

@@ -41,6 +41,9 @@ def commands(ns: str, port: str, files: Path) -> list[tuple[list[str], int]]:
         (["check_dkim", *n, "-D", sim.DOMAIN, *selectors], 0),
         (["check_dkim", *n, "-D", sim.DOMAIN, "--message", str(files / "signed.eml"), "-v"], 0),
         (["check_dkim", *n, "-D", sim.DOMAIN, "--message", str(files / "altered.eml")], 2),
+        (["check_relay", *n, "-H", sim.SMTP_HOST, "-p", port, "--auth-user", sim.RELAY_USER,
+          "--auth-password-file", str(files / "relay.password")], 0),
+        (["check_relay", *n, "-H", sim.RELAY_HOST, "-p", port], 2),
     ]
 
 
@@ -51,8 +54,9 @@ def demo() -> int:
         print(f"check-mail demo: a simulated mail domain, {sim.DOMAIN}, served by a scripted "
               f"nameserver on {domain.nameserver}.\n"
               f"{sim.CLEAN_HOST} is clean; {sim.LISTED_HOST} is listed on two blocklists and "
-              f"has a generic PTR;\n{sim.SMTP_HOST}, the MX, answers SMTP on "
-              f"{sim.SMTP_ADDRESS} port {domain.smtp_port}.\n")
+              f"has a generic PTR;\n{sim.SMTP_HOST}, the MX and smarthost, answers SMTP on "
+              f"{sim.SMTP_ADDRESS} port {domain.smtp_port}; {sim.RELAY_HOST} on "
+              f"{sim.RELAY_ADDRESS} is an open relay.\n")
         planned = commands(domain.nameserver, str(domain.smtp_port), domain.files)
         runs = report.run_all([command for command, _ in planned])
     for run in runs:
@@ -83,7 +87,8 @@ def serve(dns_port: int = DNS_PORT, smtp_port: int = SMTP_PORT, files: Path = FI
               f"  DNS   {ns}\t\t\tgive plugins: -n {ns}\n"
               f"  SMTP  {sim.SMTP_ADDRESS}:{port} ({sim.SMTP_HOST}), {sim.RELAY_ADDRESS}:{port} "
               f"({sim.RELAY_HOST})\tgive plugins: -p {port}\n"
-              f"  files {files}: signed.eml, altered.eml, rsa2026.pem, old-rsa2026.pem\n"
+              f"  files {files}: signed.eml, altered.eml, rsa2026.pem, old-rsa2026.pem, "
+              f"ca.pem, relay.password\n"
               f"try:  check_rbl -n {ns} -H {sim.LISTED_HOST} -v", flush=True)
         while not stop.wait(1.0):  # woken by the signal handlers above
             pass

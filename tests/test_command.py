@@ -24,20 +24,23 @@ def test_the_real_server_form(domain):
     run = run_plugin("check-mail", "-H", sim.SMTP_HOST, "-D", sim.DOMAIN, "-s", "rsa2026",
                      "-n", domain.nameserver, "-p", str(domain.smtp_port), timeout=60)
     assert run.returncode == 0, run.stdout
-    assert run.lines[0].startswith("check-mail: smtp.example.net and example.net (5 plugins, ")
-    assert [line.split()[:2] for line in run.lines[1:6]] == [
-        ["OK", "RBL"], ["OK", "PTR"], ["OK", "POSTMASTER"], ["OK", "SPF"], ["OK", "DKIM"]]
-    assert run.lines[3] == ("OK        POSTMASTER  postmaster, hostmaster, abuse accepted by "
+    assert run.lines[0].startswith("check-mail: smtp.example.net and example.net (6 plugins, ")
+    assert [line.split()[:2] for line in run.lines[1:7]] == [
+        ["OK", "RBL"], ["OK", "PTR"], ["OK", "RELAY"], ["OK", "POSTMASTER"], ["OK", "SPF"],
+        ["OK", "DKIM"]]
+    assert run.lines[4] == ("OK        POSTMASTER  postmaster, hostmaster, abuse accepted by "
                             "1 MX (1 address)")
     assert run.lines[-1] == "overall: OK"
     assert "\033[" not in run.stdout  # no colour when piped
 
 
 def test_the_worst_state_is_the_exit_code_and_skips_say_why(domain):
-    run = run_plugin("check-mail", "-H", sim.LISTED_HOST, "-D", "example.com", "-n",
+    # relay.example.net is on loopback: the SMTP probes never leave the machine.
+    run = run_plugin("check-mail", "-H", sim.RELAY_HOST, "-D", sim.BROKEN, "-n",
                      domain.nameserver, "-p", str(domain.smtp_port), "--color", "never",
                      timeout=60)
     assert run.returncode == 2
+    assert run.lines[3].startswith("CRITICAL  RELAY       127.0.0.3 open relay: ")
     assert run.lines[-2] == ("SKIPPED   DKIM        no selector: give -s SELECTOR to check "
                              "DKIM keys")
     assert run.lines[-1] == "overall: CRITICAL"

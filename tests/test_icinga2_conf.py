@@ -15,6 +15,7 @@ object Host "mail.example.org" {
   address = "192.0.2.25"
   address6 = "2001:db8::25"
   vars.mail_server = true
+  vars.mail_smarthost = true
   vars.mail_domain = "example.org"
 }
 
@@ -36,8 +37,8 @@ def test_commands_and_apply_rules_validate_with_the_real_icinga2(tmp_path):
                       f'include "{ICINGA}/check-mail-commands.conf"\n'
                       f'include "{ICINGA}/check-mail-services.conf"\n' + HOSTS)
     output = icinga2_check(config, tmp_path)
-    # mail.example.org: rbl, ptr, postmaster; monitor: spf x2, dkim x1, postmaster x2
-    assert "Instantiated 8 Services" in output
+    # mail.example.org: rbl, ptr, postmaster, relay; monitor: spf x2, dkim x1, postmaster x2
+    assert "Instantiated 9 Services" in output
     complaints = [line for line in output.splitlines()
                   if "warning/" in line or "critical/" in line]
     assert [line for line in complaints if "mail" in line or str(ICINGA) in line] == []
@@ -84,7 +85,7 @@ def test_the_commands_work_from_a_global_zone(tmp_path):
                       'object Zone "global-templates" { global = true }\n'
                       f'include_zones "check-mail", "{tmp_path}/zones.d"\n')
     output = icinga2_check(config, tmp_path)
-    assert "Instantiated 8 Services" in output
+    assert "Instantiated 9 Services" in output
 
 
 def test_nagios_definitions_validate_with_the_real_nagios4():
@@ -92,7 +93,7 @@ def test_nagios_definitions_validate_with_the_real_nagios4():
 
 
 PLUGINS = {"mail_rbl": "check_rbl", "mail_ptr": "check_ptr", "mail_postmaster": "check_postmaster",
-           "mail_spf": "check_spf", "mail_dkim": "check_dkim"}
+           "mail_spf": "check_spf", "mail_dkim": "check_dkim", "mail_relay": "check_relay"}
 
 
 def command_arguments() -> dict[str, set[str]]:

@@ -79,6 +79,16 @@ object Service "dkim" {{
   vars.mail_dkim_nameserver = [ "{ns}" ]
 }}
 
+object Service "relay" {{
+  import "e2e"
+  check_command = "mail_relay"
+  vars.mail_relay_host = "smtp.example.net"
+  vars.mail_relay_port = {port}
+  vars.mail_relay_nameserver = [ "{ns}" ]
+  vars.mail_relay_auth_user = "monitor@example.net"
+  vars.mail_relay_password = "{password}"  // through the environment, never in ps
+}}
+
 object Service "empty-domain" {{
   import "e2e"
   check_command = "mail_postmaster"
@@ -108,6 +118,9 @@ EXPECTED = {  # service -> (state, first line starts with, perfdata labels)
                "-all; 192.0.2.99 pass", ["lookups", "time", "ttl", "voids"]),
     "dkim": (0, "DKIM OK - 2 selectors: rsa2026 (rsa 2048), ed2026 (ed25519)",
              ["ed2026_bits", "ed2026_ttl", "rsa2026_bits", "rsa2026_ttl", "time"]),
+    "relay": (0, "RELAY OK - smtp.example.net refused all 10 relay attempts from 127.0.0.1; "
+                 "relays for monitor@example.net after AUTH (TLSv1.3)",
+              ["accepted", "attempts", "time"]),
     # Icinga passes an empty value as an empty argument; the plugin names it.
     "empty-domain": (3, "POSTMASTER UNKNOWN - argument -D/--domain: '' is not a domain name", []),
 }
@@ -144,7 +157,7 @@ def test_icinga2_runs_every_plugin(world):
         f'include "{ICINGA}/check-mail-commands.conf"\n'
         'object IcingaApplication "app" { }\n'
         + SERVICES.format(ns=world.nameserver, port=world.smtp_port, outsider=sim.OUTSIDER,
-                          selectors=selectors, tmp=tmp))
+                          selectors=selectors, tmp=tmp, password=world.password))
     user, group = getpass.getuser(), grp.getgrgid(os.getgid()).gr_name
     dirs = [f"-D{name}={tmp}" for name in ("CacheDir", "DataDir", "LogDir", "SpoolDir",
                                             "StateDir", "InitRunDir")]

@@ -7,11 +7,14 @@ example.net, the domain:
   clean on every blocklist and has forward-confirmed reverse DNS;
 - mx2.example.net (192.0.2.99), another relay, is listed on two blocklists,
   and its PTR is a generic ISP name;
-- smtp.example.net (127.0.0.1), the domain's only MX, really answers SMTP: it
-  announces the same name as its PTR and accepts postmaster, hostmaster and
-  abuse;
-- relay.example.net (127.0.0.3), a smarthost, answers SMTP on the same port,
-  but greets as localhost.localdomain and accepts any recipient.
+- smtp.example.net (127.0.0.1), the domain's only MX and its smarthost,
+  really answers SMTP: it announces the same name as its PTR, accepts
+  postmaster, hostmaster and abuse, offers STARTTLS with a certificate from
+  a test CA, and relays only for a user who logs in (monitor@example.net,
+  whose password is written beside the signed mail);
+- relay.example.net (127.0.0.3), an old smarthost, answers SMTP on the same
+  port, but greets as localhost.localdomain and relays for anyone: an open
+  relay.
 
 Nothing is ever sent to the documentation addresses (RFC 5737, RFC 3849);
 only the DNS knows them. The SPF record authorises the MX and, through an
@@ -25,9 +28,11 @@ Cases the README shows, each kept here so that every example can be run:
   another address; 192.0.2.27's PTR lookup fails (SERVFAIL);
 - lame.example.net (192.0.2.98): zen.spamhaus.org never answers for it;
 - lookups.example.net: an SPF record that needs 10 DNS lookups;
-- example.com (MX smtp.example.net) has postmaster, but no hostmaster, and
-  abuse@ is greylisted for good; example.org (MX relay.example.net) accepts
-  anything; parked.example.net has a null MX.
+- broken.example.net (MX smtp.example.net) has postmaster, but no
+  hostmaster, and abuse@ is greylisted for good; catchall.example.net (MX
+  relay.example.net) accepts anything; parked.example.net has a null MX.
+
+Other domains (example.com, example.org) are foreign to every server here.
 
 Every default blocklist zone also answers its RFC 5782 test entries, so
 ``--selftest`` passes.
@@ -39,14 +44,18 @@ import base64
 import functools
 import ipaddress
 import os
+import secrets
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from check_mail import dnsbl
 from check_mail.dns import reverse_labels
 from check_mail.simulation.dnsserver import Fault, ScriptedNameserver
 from check_mail.simulation.smtpserver import Behaviour, ScriptedSmtpServer
+
+if TYPE_CHECKING:
+    import ssl
 
 DOMAIN = "example.net"
 CLEAN_HOST = "mail.example.net"
@@ -72,8 +81,9 @@ HOSTS = {  # name -> addresses, each with a PTR back to the name unless listed b
     "old.example.net": (LISTED_ADDRESS,),
 }
 PTRS = {LISTED_ADDRESS: GENERIC_PTR, WRONG_PTR: "old.example.net"}
-MX = {DOMAIN: SMTP_HOST, "example.com": SMTP_HOST, "example.org": RELAY_HOST,
-      "parked.example.net": "."}
+BROKEN, CATCH_ALL = "broken.example.net", "catchall.example.net"
+MX = {DOMAIN: SMTP_HOST, BROKEN: SMTP_HOST, CATCH_ALL: RELAY_HOST, "parked.example.net": "."}
+RELAY_USER = "monitor@example.net"
 # The mail leaves through the two relays; the MX sends its own bounces.
 SPF = {
     DOMAIN: "v=spf1 mx include:_spf.example.net -all",
@@ -92,13 +102,16 @@ ROLE_MAILBOXES = ("postmaster", "hostmaster", "abuse")
 OK = "250 2.1.5 Ok"
 
 
-def smtp_behaviour() -> Behaviour:
+def smtp_behaviour(tls: ssl.SSLContext | None = None, password: str = "") -> Behaviour:
     """How smtp.example.net answers SMTP: every role mailbox of example.net;
-    of example.com postmaster only, with abuse greylisted for good."""
+    of broken.example.net postmaster only, with abuse greylisted for good;
+    relaying only for RELAY_USER, logged in with ``password`` over TLS."""
     return Behaviour(name=SMTP_HOST,
                      mailboxes={**{f"{m}@{DOMAIN}": OK for m in ROLE_MAILBOXES},
-                                "postmaster@example.com": OK, "abuse@example.com": OK},
-                     greylist={"abuse@example.com": 1_000_000})
+                                f"postmaster@{BROKEN}": OK, f"abuse@{BROKEN}": OK},
+                     greylist={f"abuse@{BROKEN}": 1_000_000}, tls=tls,
+                     local_domains=(DOMAIN, BROKEN),
+                     users={RELAY_USER: password} if password else {})
 
 
 def relay_behaviour() -> Behaviour:
@@ -189,7 +202,8 @@ class SimulatedDomain:
     ``dns_port``/``smtp_port`` 0 pick free ports. Both SMTP servers share
     the SMTP port (127.0.0.1 and 127.0.0.3), so one ``-p`` reaches either.
     The files a user points plugins at (signed.eml, altered.eml, the private
-    keys) go into ``files`` (a temporary folder by default).
+    keys, the test CA's certificate ca.pem, the relay user's password
+    relay.password) go into ``files`` (a temporary folder by default).
     """
 
     def __init__(self, dns_port: int = 0, smtp_port: int = 0,
@@ -199,6 +213,14 @@ class SimulatedDomain:
         self.files = files
         self.servers: list[ScriptedSmtpServer] = []
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.password = secrets.token_urlsafe(12)  # RELAY_USER's, made afresh
+
+    @functools.cached_property
+    def ca(self) -> Any:
+        """The test CA that signed smtp.example.net's certificate."""
+        from check_mail.simulation.certificates import TestCA
+
+        return TestCA("check-mail demo CA")
 
     @property
     def nameserver(self) -> str:
@@ -209,7 +231,9 @@ class SimulatedDomain:
         self.dns.start()
         try:
             populate(self.dns)
-            first = ScriptedSmtpServer(smtp_behaviour(), SMTP_ADDRESS, self.smtp_port).start()
+            tls = self.ca.issue(SMTP_HOST).server_context()
+            first = ScriptedSmtpServer(smtp_behaviour(tls, self.password), SMTP_ADDRESS,
+                                       self.smtp_port).start()
             self.servers.append(first)
             self.smtp_port = first.port
             self.servers.append(ScriptedSmtpServer(relay_behaviour(), RELAY_ADDRESS,
@@ -231,6 +255,10 @@ class SimulatedDomain:
         signed = signed_message()
         (self.files / "signed.eml").write_bytes(signed)
         (self.files / "altered.eml").write_bytes(signed.replace(b"We lost", b"We won"))
+        (self.files / "ca.pem").write_bytes(self.ca.pem())
+        secret = self.files / "relay.password"
+        secret.write_text(self.password + "\n")
+        os.chmod(secret, 0o600)
         older = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         for name, key in (("rsa2026.pem", dkim_keys()["rsa2026"]), ("old-rsa2026.pem", older)):
             path = self.files / name

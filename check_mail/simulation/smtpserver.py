@@ -30,6 +30,7 @@ class Behaviour:
     ehlo_name: str | None = None  # the name the EHLO reply announces; default name
     refuse_ehlo: bool = False  # 502 to EHLO, so the client falls back to HELO
     tls: ssl.SSLContext | None = None  # offer STARTTLS with this server context
+    implicit_tls: bool = False  # TLS from the first byte with ``tls`` (as on port 465)
     broken_tls: bool = False  # offer STARTTLS, then answer the handshake with garbage
     close_after: str | None = None  # hang up when this verb arrives, e.g. "MAIL"
     silent_on: str | None = None  # never answer this verb, and keep the connection open
@@ -39,6 +40,13 @@ class Behaviour:
     mailboxes: dict[str, str] = field(default_factory=dict)
     unknown_rcpt: str = "550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown"
     greylist: dict[str, int] = field(default_factory=dict)  # address or local part -> 451s
+    # RCPT for a domain not listed here is a relay attempt: refused as Postfix
+    # does (454 4.7.1 Relay access denied) unless the client logged in. Empty:
+    # no relay control, every recipient is judged by the replies above.
+    local_domains: tuple[str, ...] = ()
+    rcpt: Callable[[str], str | None] | None = None  # a recipient's reply, before all else
+    users: dict[str, str] = field(default_factory=dict)  # AUTH PLAIN/LOGIN: user -> password
+    auth_before_tls: bool = False  # offer AUTH on a connection without TLS too
 
 
 class ScriptedSmtpServer(BackgroundServer):
@@ -54,7 +62,9 @@ class ScriptedSmtpServer(BackgroundServer):
         self.sessions = 0
 
     async def _listen(self) -> Callable[[], None]:
-        server = await asyncio.start_server(self._session, self.host, self.port)
+        b = self.behaviour
+        server = await asyncio.start_server(self._session, self.host, self.port,
+                                            ssl=b.tls if b.implicit_tls else None)
         self.port = server.sockets[0].getsockname()[1]
         return server.close
 
@@ -88,19 +98,24 @@ class ScriptedSmtpServer(BackgroundServer):
         await writer.drain()
         if b.close_after_greeting:
             return
+        state = _State(tls=b.implicit_tls)
         while True:
             line = await reader.readline()
             if not line:
                 return
             command = line.decode("utf-8", "replace").rstrip("\r\n")
             self.commands.append(command)
+            if state.login:  # the next step of AUTH PLAIN or LOGIN, not a command
+                writer.write(self._login(state, command).encode() + b"\r\n")
+                await writer.drain()
+                continue
             verb = command.split(" ", 1)[0].split(":", 1)[0].upper()
             if verb == b.close_after:
                 return
             if verb == b.silent_on:
                 await asyncio.sleep(3600)  # until the client leaves or the server stops
             await asyncio.sleep(b.reply_delay)
-            reply = self._reply(verb, command)
+            reply = self._reply(verb, command, state)
             writer.write(reply.encode() + b"\r\n")
             await writer.drain()
             if verb == "QUIT":
@@ -112,15 +127,18 @@ class ScriptedSmtpServer(BackgroundServer):
                     return
                 assert b.tls is not None
                 await start_tls(writer, b.tls, server_side=True)
+                state.tls, state.user = True, ""
 
-    def _reply(self, verb: str, command: str) -> str:
+    def _reply(self, verb: str, command: str, state: _State) -> str:
         b = self.behaviour
         if verb == "EHLO":
             if b.refuse_ehlo:
                 return "502 5.5.2 Error: command not recognized"
             offers = ["PIPELINING", "SIZE 10240000", "8BITMIME"]
-            if b.tls or b.broken_tls:
+            if (b.tls or b.broken_tls) and not state.tls:
                 offers.append("STARTTLS")
+            if b.users and (state.tls or b.auth_before_tls):
+                offers.append("AUTH PLAIN LOGIN")
             lines = [b.ehlo_name or b.name, *offers]
             return "\r\n".join(f"250{'-' if i < len(lines) - 1 else ' '}{text}"
                                for i, text in enumerate(lines))
@@ -128,10 +146,25 @@ class ScriptedSmtpServer(BackgroundServer):
             return f"250 {b.ehlo_name or b.name}"
         if verb == "STARTTLS":
             return "220 2.0.0 Ready to start TLS"
+        if verb == "AUTH" and b.users:
+            mechanism, _, initial = command[5:].strip().partition(" ")
+            state.login = [mechanism.upper()]
+            if mechanism.upper() == "PLAIN":
+                return self._login(state, initial) if initial else "334 "
+            if mechanism.upper() == "LOGIN":
+                return "334 VXNlcm5hbWU6"
+            state.login = []
+            return "504 5.5.4 Unrecognized authentication type"
         if verb == "MAIL":
             return b.mail_reply
         if verb == "RCPT":
-            rcpt = command.partition(":")[2].strip().strip("<>")
+            rcpt = command.partition(":")[2].strip().removeprefix("<").removesuffix(">")
+            if b.rcpt is not None and b.rcpt(rcpt) is not None:
+                return str(b.rcpt(rcpt)).format(rcpt=rcpt)
+            domain = rcpt.rpartition("@")[2].lower()
+            if b.local_domains and domain not in b.local_domains:
+                return ("250 2.1.5 Ok" if state.user else
+                        f"454 4.7.1 <{rcpt}>: Relay access denied")
             address, local = rcpt.lower(), rcpt.split("@")[0].lower()
             key = address if address in b.greylist else local
             if b.greylist.get(key, 0) > self.deferred.get(key, 0):  # across sessions
@@ -149,32 +182,41 @@ class ScriptedSmtpServer(BackgroundServer):
         return "502 5.5.2 Error: command not recognized"
 
 
+    def _login(self, state: _State, line: str) -> str:
+        """One step of AUTH PLAIN (the token) or AUTH LOGIN (user, then password)."""
+        import base64
+        import binascii
+
+        try:
+            decoded = base64.b64decode(line, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            state.login = []
+            return "501 5.5.2 Cannot decode response"
+        if state.login[0] == "LOGIN" and len(state.login) == 1:
+            state.login.append(decoded)
+            return "334 UGFzc3dvcmQ6"
+        if state.login[0] == "LOGIN":
+            user, password = state.login[1], decoded
+        else:
+            _, user, password = [*decoded.split("\0"), "", "", ""][:3]
+        state.login = []
+        if self.behaviour.users.get(user) == password and user:
+            state.user = user
+            return "235 2.7.0 Authentication successful"
+        return "535 5.7.8 Error: authentication failed"
+
+
+@dataclass
+class _State:
+    """One session's state: TLS, who logged in, and an AUTH in progress."""
+
+    tls: bool = False
+    user: str = ""
+    login: list[str] = field(default_factory=list)
+
+
 def self_signed_context(name: str) -> ssl.SSLContext:
     """A server TLS context with a throwaway self-signed certificate for ``name``."""
-    import datetime
-    import tempfile
-    from pathlib import Path
+    from check_mail.simulation.certificates import self_signed
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-            .sign(key, hashes.SHA256()))
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    with tempfile.TemporaryDirectory() as tmp:
-        cert_file, key_file = Path(tmp) / "cert.pem", Path(tmp) / "key.pem"
-        cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                               serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
-        context.load_cert_chain(cert_file, key_file)
-    return context
+    return self_signed(name, days=1).server_context()

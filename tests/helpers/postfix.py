@@ -39,6 +39,7 @@ anvil unix - - n - 1 anvil
 scache unix - - n - 1 scache
 showq unix n - n - - showq
 postlog unix-dgram n - n - 1 postlogd
+tlsmgr unix - - n 1000? 1 tlsmgr
 """
 
 MAIN = """\
@@ -98,6 +99,7 @@ class Postfix:
             (d / sub).mkdir()
         shutil.chown(d / "data", "postfix")
         for name, text in self.files.items():
+            (d / name).parent.mkdir(parents=True, exist_ok=True)
             (d / name).write_text(text.format(dir=d))
         domain = self.hostname.split(".", 1)[1]
         (d / "conf" / "main.cf").write_text(
