@@ -141,6 +141,7 @@ def plan(args: argparse.Namespace, ips: list[str]) -> list[report.PluginRun]:
         commands.append(["check_postmaster", "-D", domain])
         commands.append(["check_spf", "-D", domain,
                          *(arg for ip in ips for arg in ("--ip", ip))])
+        commands.append(["check_dmarc", "-D", domain])
         if args.selector:
             commands.append(["check_dkim", "-D", domain,
                              *(arg for s in args.selector for arg in ("-s", s))])

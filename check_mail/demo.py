@@ -44,6 +44,11 @@ def commands(ns: str, port: str, files: Path) -> list[tuple[list[str], int]]:
         (["check_relay", *n, "-H", sim.SMTP_HOST, "-p", port, "--auth-user", sim.RELAY_USER,
           "--auth-password-file", str(files / "relay.password")], 0),
         (["check_relay", *n, "-H", sim.RELAY_HOST, "-p", port], 2),
+        (["check_dmarc", *n, "-D", sim.DOMAIN, "-D", sim.BROKEN], 1),
+        (["check_dmarc", *n, "--message", str(files / "signed.eml"), "--ip", "192.0.2.25",
+          "--sender", "joe@example.net"], 0),
+        (["check_dmarc", *n, "--message", str(files / "newsletter.eml"), "--ip",
+          sim.ESP_ADDRESS], 2),
     ]
 
 
@@ -87,8 +92,8 @@ def serve(dns_port: int = DNS_PORT, smtp_port: int = SMTP_PORT, files: Path = FI
               f"  DNS   {ns}\t\t\tgive plugins: -n {ns}\n"
               f"  SMTP  {sim.SMTP_ADDRESS}:{port} ({sim.SMTP_HOST}), {sim.RELAY_ADDRESS}:{port} "
               f"({sim.RELAY_HOST})\tgive plugins: -p {port}\n"
-              f"  files {files}: signed.eml, altered.eml, rsa2026.pem, old-rsa2026.pem, "
-              f"ca.pem, relay.password\n"
+              f"  files {files}: signed.eml, altered.eml, newsletter.eml, rsa2026.pem, "
+              f"old-rsa2026.pem, ca.pem, relay.password\n"
               f"try:  check_rbl -n {ns} -H {sim.LISTED_HOST} -v", flush=True)
         while not stop.wait(1.0):  # woken by the signal handlers above
             pass

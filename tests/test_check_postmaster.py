@@ -147,7 +147,7 @@ def test_no_mx_uses_the_domain_itself(nameserver, smtp_server):
     run = postmaster(nameserver, server, "-D", "example.org")
     assert run.returncode == 0
     assert run.first.startswith("POSTMASTER OK - postmaster, hostmaster, abuse accepted by 1 MX")
-    nameserver.records.clear()
+    nameserver.clear()
     nameserver.add("example.org", "TXT", '"v=spf1 -all"')
     run = postmaster(nameserver, server, "-D", "example.org")
     assert run.returncode == 2

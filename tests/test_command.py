@@ -24,10 +24,10 @@ def test_the_real_server_form(domain):
     run = run_plugin("check-mail", "-H", sim.SMTP_HOST, "-D", sim.DOMAIN, "-s", "rsa2026",
                      "-n", domain.nameserver, "-p", str(domain.smtp_port), timeout=60)
     assert run.returncode == 0, run.stdout
-    assert run.lines[0].startswith("check-mail: smtp.example.net and example.net (6 plugins, ")
-    assert [line.split()[:2] for line in run.lines[1:7]] == [
+    assert run.lines[0].startswith("check-mail: smtp.example.net and example.net (7 plugins, ")
+    assert [line.split()[:2] for line in run.lines[1:8]] == [
         ["OK", "RBL"], ["OK", "PTR"], ["OK", "RELAY"], ["OK", "POSTMASTER"], ["OK", "SPF"],
-        ["OK", "DKIM"]]
+        ["OK", "DMARC"], ["OK", "DKIM"]]
     assert run.lines[4] == ("OK        POSTMASTER  postmaster, hostmaster, abuse accepted by "
                             "1 MX (1 address)")
     assert run.lines[-1] == "overall: OK"
@@ -90,8 +90,8 @@ def test_the_printed_icinga2_configuration_validates(tmp_path):
                       'object Host "mail.example.org" {\n  check_command = "dummy"\n'
                       '  address = "192.0.2.25"\n  vars.mail_server = true\n'
                       '  vars.mail_domains = [ "example.org" ]\n}\n')
-    # rbl and ptr for the server, spf and postmaster for the domain
-    assert "Instantiated 4 Services" in icinga2_check(config, tmp_path)
+    # rbl and ptr for the server, spf, dmarc and postmaster for the domain
+    assert "Instantiated 5 Services" in icinga2_check(config, tmp_path)
 
 
 def test_the_printed_nagios_configuration_validates(tmp_path):

@@ -11,7 +11,7 @@ def test_demo_runs_every_plugin_as_expected():
     assert run.lines[-1] == "demo finished: every plugin answered as expected."
     commands = [line.split()[1] for line in run.lines if line.startswith("$ ")]
     assert {"check_rbl", "check_ptr", "check_postmaster", "check_spf", "check_dkim",
-            "check_relay"} \
+            "check_relay", "check_dmarc"} \
         <= set(commands)
     assert "DKIM OK - 2 signatures verified" in run.lines
     assert "RBL CRITICAL - 192.0.2.99 listed on 2 of 18 zones (bl.spamcop.net, " \

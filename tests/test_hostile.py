@@ -22,7 +22,7 @@ import time
 import pytest
 
 from check_mail import plugin
-from check_mail.checks import dkim, postmaster, ptr, rbl, spf
+from check_mail.checks import dkim, dmarc, postmaster, ptr, rbl, relay, spf
 from check_mail.simulation.dnsserver import ScriptedNameserver
 from tests.helpers import hostile
 from tests.helpers.plugins import Run, run_check, run_plugin
@@ -72,6 +72,8 @@ CASES = {
     "postmaster": (postmaster, "POSTMASTER", ["-D", "example.org", "-p", "9", "-v"]),
     "spf": (spf, "SPF", ["-D", "example.org", "--ip", "192.0.2.1", "--mx-must-pass", "-v"]),
     "dkim": (dkim, "DKIM", ["-D", "example.org", "-s", "sel", "-s", "other.sel", "-v"]),
+    "relay": (relay, "RELAY", ["-H", "relay.example.org", "-p", "9", "-v"]),
+    "dmarc": (dmarc, "DMARC", ["-D", "example.org", "-D", "mail.example.net", "-v"]),
 }
 
 
@@ -114,7 +116,8 @@ def test_hostile_smtp_servers(seed, smtp_server, nameserver):
     nameserver.add("1.0.0.127.in-addr.arpa", "PTR", "mx.example.org.")
     for check, name, args in (
             (postmaster, "POSTMASTER", ["-D", "example.org", "--mailbox", "postmaster"]),
-            (ptr, "PTR", ["-H", "mx.example.org", "--smtp"])):
+            (ptr, "PTR", ["-H", "mx.example.org", "--smtp"]),
+            (relay, "RELAY", ["-H", "mx.example.org"])):
         run, elapsed = timed(check, "-n", nameserver.address, "-p", str(server.port),
                              "-t", str(TIMEOUT), "--helo", "monitor.example.net", "-v", *args)
         assert_contract(run, name, elapsed)
@@ -145,10 +148,15 @@ OPTIONS = {
     postmaster: ["-D", "-H", "--mailbox", "--from", "--helo", "-p", "--greylist-wait", "-t"],
     spf: ["-D", "--ip", "--helo", "--sender", "-w", "-c", "--void-warning", "--max-ttl", "-t"],
     dkim: ["-D", "-s", "-w", "-c", "-t", "--private-key", "--message"],
+    relay: ["-H", "-p", "--helo", "--source", "--foreign-domain", "--local-domain",
+            "--auth-user", "--auth-password-file", "--from"],
+    dmarc: ["-D", "--max-ttl", "--message", "--ip", "--sender", "--helo"],
 }
-NAMES = {rbl: "RBL", ptr: "PTR", postmaster: "POSTMASTER", spf: "SPF", dkim: "DKIM"}
+NAMES = {rbl: "RBL", ptr: "PTR", postmaster: "POSTMASTER", spf: "SPF", dkim: "DKIM",
+         relay: "RELAY", dmarc: "DMARC"}
 BASE = {rbl: ["-H", "192.0.2.1"], ptr: ["-H", "192.0.2.1"], postmaster: ["-D", "example.org"],
-        spf: ["-D", "example.org"], dkim: ["-D", "example.org", "-s", "sel"]}
+        spf: ["-D", "example.org"], dkim: ["-D", "example.org", "-s", "sel"],
+        relay: ["-H", "127.0.0.1", "-p", "9"], dmarc: ["-D", "example.org"]}
 
 
 def bad_command_lines() -> list[tuple[object, list[str]]]:
@@ -169,8 +177,11 @@ def case_id(value: object) -> str:
 def test_bad_command_lines(check, argv):
     run, _ = timed(check, "-n", "127.0.0.1:9", "-t", "1", *argv)
     assert_contract(run, NAMES[check])
-    if any(value in argv for value in ("\r\nDATA", "[x]\r\nDATA", "1e10", "1_0",
-                                       "\u0662\u0665", "fe80::1%eth0", "[1.2.3.4")):
+    option, value = argv[-2:]
+    refused = ("\r\nDATA", "[x]\r\nDATA", "\u0662\u0665", "fe80::1%eth0", "[1.2.3.4")
+    numbers = ("-t", "-p", "-w", "-c", "--workers", "--query-timeout", "--max-ttl",
+               "--greylist-wait", "--max-errors", "--void-warning")
+    if value in refused or (option in numbers and value in ("1e10", "1_0")):
         assert run.returncode == 3, run.stdout  # refused as bad input, never probed
 
 

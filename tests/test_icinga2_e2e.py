@@ -89,6 +89,13 @@ object Service "relay" {{
   vars.mail_relay_password = "{password}"  // through the environment, never in ps
 }}
 
+object Service "dmarc" {{
+  import "e2e"
+  check_command = "mail_dmarc"
+  vars.mail_dmarc_domain = [ "example.net", "broken.example.net" ]
+  vars.mail_dmarc_nameserver = [ "{ns}" ]
+}}
+
 object Service "empty-domain" {{
   import "e2e"
   check_command = "mail_postmaster"
@@ -121,6 +128,9 @@ EXPECTED = {  # service -> (state, first line starts with, perfdata labels)
     "relay": (0, "RELAY OK - smtp.example.net refused all 10 relay attempts from 127.0.0.1; "
                  "relays for monitor@example.net after AUTH (TLSv1.3)",
               ["accepted", "attempts", "time"]),
+    "dmarc": (1, "DMARC WARNING - broken.example.net: p=none, reports to "
+                 "reports@dmarc.example.com (+1 more)",
+              ["broken.example.net_pct", "example.net_pct", "time"]),
     # Icinga passes an empty value as an empty argument; the plugin names it.
     "empty-domain": (3, "POSTMASTER UNKNOWN - argument -D/--domain: '' is not a domain name", []),
 }

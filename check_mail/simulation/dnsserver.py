@@ -59,6 +59,7 @@ class ScriptedNameserver(BackgroundServer):
         self.port = port
         self.delay = delay
         self.records: dict[tuple[str, str], list[str]] = defaultdict(list)
+        self.names: set[str] = set()  # every name that has records
         self.ttls: dict[tuple[str, str], int] = {}
         self.faults: dict[tuple[str, str | None], Fault] = {}
         self.delays: dict[str, float] = {}
@@ -72,7 +73,13 @@ class ScriptedNameserver(BackgroundServer):
     def add(self, name: str, rdtype: str, *rdatas: str, ttl: int = 300) -> None:
         key = (_key(name), rdtype.upper())
         self.records[key].extend(rdatas)
+        self.names.add(key[0])
         self.ttls[key] = ttl
+
+    def clear(self) -> None:
+        """Forget every record."""
+        self.records.clear()
+        self.names.clear()
 
     def fault(self, name: str, fault: Fault, rdtype: str | None = None) -> None:
         self.faults[(_key(name), rdtype.upper() if rdtype else None)] = fault
@@ -128,13 +135,27 @@ class ScriptedNameserver(BackgroundServer):
             if key in self.records:
                 response.answer.append(self._rrset(name, rdtype))
                 return
+            wildcard = self._wildcard(name)
+            if wildcard and (wildcard, rdtype) in self.records:  # RFC 4592, simply
+                rrset = self._rrset(wildcard, rdtype)
+                rrset.name = dns.name.from_text(name)
+                response.answer.append(rrset)
+                return
             if (name, "CNAME") in self.records and rdtype != "CNAME":
                 response.answer.append(self._rrset(name, "CNAME"))
                 name = _key(self.records[(name, "CNAME")][0])
                 continue
             break
-        if not any(n == name for n, _ in self.records):
+        if name not in self.names and not self._wildcard(name):
             response.set_rcode(dns.rcode.NXDOMAIN)
+
+    def _wildcard(self, name: str) -> str:
+        """The wildcard that covers a name that does not exist ("" none)."""
+        if name in self.names:
+            return ""
+        labels = name.split(".")
+        return next((candidate for i in range(1, len(labels) - 1)
+                     if (candidate := "*." + ".".join(labels[i:])) in self.names), "")
 
     def _rrset(self, name: str, rdtype: str) -> dns.rrset.RRset:
         key = (name, rdtype)

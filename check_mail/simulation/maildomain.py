@@ -31,6 +31,11 @@ Cases the README shows, each kept here so that every example can be run:
 - broken.example.net (MX smtp.example.net) has postmaster, but no
   hostmaster, and abuse@ is greylisted for good; catchall.example.net (MX
   relay.example.net) accepts anything; parked.example.net has a null MX.
+- DMARC: example.net rejects; broken.example.net has p=none and reports
+  to a destination that does not authorise them; catchall.example.net has
+  no record. esp.example, a newsletter service, sends example.net's
+  newsletter from 198.51.100.20 (out.esp.example) under its own DKIM
+  d= and bounce domain: it fails DMARC.
 
 Other domains (example.com, example.org) are foreign to every server here.
 
@@ -68,11 +73,14 @@ RELAY_HOST = "relay.example.net"
 RELAY_ADDRESS = "127.0.0.3"  # not .2: that is every blocklist's RFC 5782 test entry
 LAME_HOST, LAME_ADDRESS = "lame.example.net", "192.0.2.98"
 NO_PTR, WRONG_PTR, FAILING_PTR = "192.0.2.24", "192.0.2.26", "192.0.2.27"
+ESP, ESP_ADDRESS, ESP_HOST = "esp.example", "198.51.100.20", "out.esp.example"
+ESP_SELECTOR, ESP_BOUNCE = "esp2026", "bounce@bounce.esp.example"
 LISTINGS = {
     "bl.spamcop.net": ("127.0.0.2", "Blocked - see https://www.spamcop.net/bl.shtml?192.0.2.99"),
     "psbl.surriel.com": ("127.0.0.2", "Listed in PSBL, see https://psbl.org/listing?ip=192.0.2.99"),
 }
 HOSTS = {  # name -> addresses, each with a PTR back to the name unless listed below
+    ESP_HOST: (ESP_ADDRESS,),
     CLEAN_HOST: ("192.0.2.25", "2001:db8::25"),
     LISTED_HOST: (LISTED_ADDRESS,),
     SMTP_HOST: (SMTP_ADDRESS,),
@@ -90,9 +98,14 @@ SPF = {
     "_spf.example.net": "v=spf1 a:mail.example.net ip4:192.0.2.99 ~all",
     "lookups.example.net": "v=spf1 " + " ".join(f"include:i{i}.example.net" for i in range(4))
                            + " -all",
+    "bounce.esp.example": f"v=spf1 ip4:{ESP_ADDRESS} -all",
     **{f"i{i}.example.net": "v=spf1 " + "a " * i + "-all" for i in range(4)},
 }
 OUTSIDER = "203.0.113.5"  # an address the record does not authorise
+DMARC = {
+    DOMAIN: "v=DMARC1; p=reject; rua=mailto:dmarc@example.net",
+    BROKEN: "v=DMARC1; p=none; rua=mailto:reports@dmarc.example.com",
+}
 DKIM_SELECTORS = ("rsa2026", "ed2026")
 WEAK_SELECTOR = "weak2026"
 MESSAGE = (b"From: Joe <joe@example.net>\r\nTo: Suzie <suzie@example.com>\r\n"
@@ -126,7 +139,8 @@ def dkim_keys() -> dict[str, Any]:
 
     return {"rsa2026": rsa.generate_private_key(public_exponent=65537, key_size=2048),
             "ed2026": ed25519.Ed25519PrivateKey.generate(),
-            WEAK_SELECTOR: rsa.generate_private_key(public_exponent=65537, key_size=1024)}
+            WEAK_SELECTOR: rsa.generate_private_key(public_exponent=65537, key_size=1024),
+            ESP_SELECTOR: ed25519.Ed25519PrivateKey.generate()}  # esp.example's
 
 
 def signed_message() -> bytes:
@@ -137,6 +151,24 @@ def signed_message() -> bytes:
     for selector in DKIM_SELECTORS:
         message = sign(message, DOMAIN, selector, dkim_keys()[selector])
     return message
+
+
+NEWSLETTER = (b"From: Example News <news@example.net>\r\nTo: Suzie <suzie@example.com>\r\n"
+              b"Subject: Our November news\r\nDate: Sat, 28 Nov 2026 09:00:00 +0000\r\n"
+              b"Message-ID: <news-2026-11@esp.example>\r\n"
+              b"List-Unsubscribe: <https://esp.example/u/42>\r\n"
+              b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n\r\n"
+              b"Hello!\r\n")
+
+
+def newsletter() -> bytes:
+    """example.net's newsletter as esp.example sends it: its own DKIM d=,
+    its own bounce address. Nothing aligns with example.net."""
+    from check_mail.simulation.dkimsigner import sign
+
+    signed = sign(NEWSLETTER, ESP, ESP_SELECTOR, dkim_keys()[ESP_SELECTOR],
+                  ("from", "to", "subject", "date", "list-unsubscribe", "list-unsubscribe-post"))
+    return f"Return-Path: <{ESP_BOUNCE}>\r\n".encode() + signed
 
 
 def _key_record(key: Any) -> str:
@@ -175,7 +207,10 @@ def populate(server: ScriptedNameserver) -> None:
     for i in range(4):
         server.add(f"i{i}.example.net", "A", "198.51.100.7")
     for selector, key in dkim_keys().items():
-        server.add(f"{selector}._domainkey.{DOMAIN}", "TXT", _key_record(key), ttl=3600)
+        owner = ESP if selector == ESP_SELECTOR else DOMAIN
+        server.add(f"{selector}._domainkey.{owner}", "TXT", _key_record(key), ttl=3600)
+    for domain, record in DMARC.items():
+        server.add(f"_dmarc.{domain}", "TXT", f'"{record}"', ttl=3600)
     for zone in dnsbl.load_zones():
         if zone.key:
             continue
@@ -201,9 +236,10 @@ class SimulatedDomain:
 
     ``dns_port``/``smtp_port`` 0 pick free ports. Both SMTP servers share
     the SMTP port (127.0.0.1 and 127.0.0.3), so one ``-p`` reaches either.
-    The files a user points plugins at (signed.eml, altered.eml, the private
-    keys, the test CA's certificate ca.pem, the relay user's password
-    relay.password) go into ``files`` (a temporary folder by default).
+    The files a user points plugins at (signed.eml, altered.eml,
+    newsletter.eml, the private keys, the test CA's certificate ca.pem, the
+    relay user's password relay.password) go into ``files`` (a temporary
+    folder by default).
     """
 
     def __init__(self, dns_port: int = 0, smtp_port: int = 0,
@@ -255,6 +291,7 @@ class SimulatedDomain:
         signed = signed_message()
         (self.files / "signed.eml").write_bytes(signed)
         (self.files / "altered.eml").write_bytes(signed.replace(b"We lost", b"We won"))
+        (self.files / "newsletter.eml").write_bytes(newsletter())
         (self.files / "ca.pem").write_bytes(self.ca.pem())
         secret = self.files / "relay.password"
         secret.write_text(self.password + "\n")

@@ -16,7 +16,7 @@ from tests.helpers.plugins import ROOT
 
 README = ROOT / "README.md"
 PLUGINS = ("check_rbl", "check_ptr", "check_postmaster", "check_spf", "check_dkim",
-           "check_relay")
+           "check_relay", "check_dmarc")
 # What the examples assume of `check-mail demo --serve`.
 DNS, SMTP, FILES = "127.0.0.1:10053", "10025", "/tmp/check-mail-demo"
 

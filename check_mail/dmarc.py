@@ -1,0 +1,453 @@
+"""DMARC (RFC 7489, and RFC 9989 where it differs): the policy a domain
+publishes, its report destinations, and the verdict for a message.
+
+Discovery follows RFC 7489 section 6.6.3: the TXT records at
+``_dmarc.<From domain>`` that start with ``v=DMARC1``; none there, the same
+at the organizational domain, determined with the Public Suffix List. Several
+records mean no policy at all. RFC 9989 replaces the list by a DNS tree walk
+(its section 4.10); :func:`discover` runs that walk too, so that a
+difference between the two can be shown.
+
+Readings taken:
+
+- Tags are RFC 7489's and RFC 9989's (``np``, ``psd``, ``t``); unknown tags
+  are ignored but reported. ``pct``, ``rf`` and ``ri`` (removed by RFC 9989)
+  are still read, as most receivers still honour them.
+- A record without ``p=`` acts as ``p=none`` (RFC 7489 6.6.3, RFC 9989).
+- Alignment compares organizational domains from the Public Suffix List
+  (relaxed) or the names themselves (strict), RFC 7489 section 3.1.
+- A message without exactly one From: address fails (RFC 7489 6.6.1).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from check_mail.dns import Answer, Resolver, Status, absolute, valid_name
+from check_mail.outcome import Word
+
+VERSION = re.compile(r"^v[ \t]*=[ \t]*DMARC1[ \t]*(;|$)")
+TAGS = ("v", "p", "sp", "np", "pct", "rua", "ruf", "adkim", "aspf", "fo", "rf", "ri", "t", "psd")
+REMOVED_BY_9989 = ("pct", "rf", "ri")
+MAX_WALK = 5  # RFC 9989 4.10: the author domain, then at most four shorter names
+
+
+class Disposition(Word):
+    NONE = "none"
+    QUARANTINE = "quarantine"
+    REJECT = "reject"
+
+    @property
+    def strength(self) -> int:
+        return {"none": 0, "quarantine": 1, "reject": 2}[self.value]
+
+
+class DmarcError(ValueError):
+    """A record that is no valid DMARC policy; ``tag`` names the culprit."""
+
+    def __init__(self, message: str, tag: str = "") -> None:
+        super().__init__(message)
+        self.tag = tag
+
+
+@dataclass(frozen=True)
+class ReportUri:
+    """One rua= or ruf= destination."""
+
+    text: str
+    scheme: str
+    address: str = ""  # for mailto:
+    size: str = ""  # the obsolete !size suffix, as written
+
+    @property
+    def domain(self) -> str:
+        return self.address.rpartition("@")[2].lower()
+
+
+@dataclass(frozen=True)
+class Policy:
+    text: str
+    tags: dict[str, str]
+    p: Disposition
+    sp: Disposition | None = None
+    np: Disposition | None = None
+    pct: int = 100
+    adkim: str = "r"
+    aspf: str = "r"
+    rua: tuple[ReportUri, ...] = ()
+    ruf: tuple[ReportUri, ...] = ()
+    testing: bool = False  # t=y (RFC 9989): a policy on trial
+    psd: str = "u"
+    unknown: tuple[str, ...] = ()  # tags this parser does not know: ignored by receivers
+    implicit_p: bool = False  # no p= tag: receivers act as p=none
+
+    def for_subdomains(self) -> Disposition:
+        return self.sp or self.p
+
+
+def parse(text: str) -> Policy:
+    """A DMARC record, strictly (RFC 7489 6.3, RFC 9989 4.7)."""
+    if not VERSION.match(text):
+        raise DmarcError("the record does not start with v=DMARC1", "v")
+    tags: dict[str, str] = {}
+    for part in text.split(";"):
+        if not part.strip(" \t"):
+            continue
+        name, equals, value = part.partition("=")
+        name, value = name.strip(" \t").lower(), value.strip(" \t")
+        if not equals or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            raise DmarcError(f"malformed tag {part.strip()[:20]!r}", name)
+        if name in tags:
+            raise DmarcError(f"duplicate tag {name}=", name)
+        tags[name] = value
+    implicit = "p" not in tags
+    policy = Policy(
+        text, tags,
+        p=_disposition(tags, "p") or Disposition.NONE,
+        sp=_disposition(tags, "sp"), np=_disposition(tags, "np"),
+        pct=_number(tags, "pct", 0, 100, 100),
+        adkim=_choice(tags, "adkim", ("r", "s"), "r"),
+        aspf=_choice(tags, "aspf", ("r", "s"), "r"),
+        rua=_uris(tags, "rua"), ruf=_uris(tags, "ruf"),
+        testing=_choice(tags, "t", ("y", "n"), "n") == "y",
+        psd=_choice(tags, "psd", ("y", "n", "u"), "u"),
+        unknown=tuple(t for t in tags if t not in TAGS),
+        implicit_p=implicit,
+    )
+    for option in _list(tags.get("fo", "0")):
+        if option not in ("0", "1", "d", "s"):
+            raise DmarcError(f"fo={tags['fo']}: {option!r} is none of 0, 1, d, s", "fo")
+    _number(tags, "ri", 0, 2 ** 32 - 1, 86400)
+    return policy
+
+
+def _list(value: str, sep: str = ":") -> list[str]:
+    return [item.strip(" \t") for item in value.split(sep)]
+
+
+def _disposition(tags: dict[str, str], tag: str) -> Disposition | None:
+    if tag not in tags:
+        return None
+    try:
+        return Disposition(tags[tag].lower())
+    except ValueError:
+        raise DmarcError(f"{tag}={tags[tag]} is none of none, quarantine, reject", tag) from None
+
+
+def _choice(tags: dict[str, str], tag: str, allowed: tuple[str, ...], default: str) -> str:
+    value = tags.get(tag, default).lower()
+    if value not in allowed:
+        raise DmarcError(f"{tag}={tags[tag]} is none of {', '.join(allowed)}", tag)
+    return value
+
+
+def _number(tags: dict[str, str], tag: str, low: int, high: int, default: int) -> int:
+    value = tags.get(tag, str(default))
+    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
+        raise DmarcError(f"{tag}={value} is not a whole number from {low} to {high}", tag)
+    return int(value)
+
+
+_URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):([^!]+)(?:!([0-9]+[kmgt]?))?$", re.I)
+
+
+def _uris(tags: dict[str, str], tag: str) -> tuple[ReportUri, ...]:
+    """rua= and ruf=: comma-separated URIs, mailto: with a valid address."""
+    from urllib.parse import unquote
+
+    if tag not in tags:
+        return ()
+    found = []
+    for text in _list(tags[tag], ","):
+        match = _URI.match(text)
+        if not match:
+            raise DmarcError(f"{tag}= holds {text!r}, which is not a URI", tag)
+        scheme, rest, size = match.group(1).lower(), match.group(2), match.group(3) or ""
+        address = ""
+        if scheme == "mailto":
+            address = unquote(rest)
+            local, at, domain = address.rpartition("@")
+            if not at or not local or not valid_name(domain) or "." not in domain:
+                raise DmarcError(f"{tag}= holds {text!r}, which is not a mail address", tag)
+        found.append(ReportUri(text, scheme, address, size))
+    return tuple(found)
+
+
+# -- organizational domains ---------------------------------------------------
+
+
+@functools.cache
+def _suffixes() -> Any:
+    """The Public Suffix List, as the publicsuffixlist package ships it
+    (kept current by its releases; loading it costs about 50 ms, so only
+    here)."""
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList()
+
+
+def organizational_domain(domain: str) -> str:
+    """RFC 7489 3.2: the public suffix and one more label."""
+    name = domain.rstrip(".").lower()
+    return _suffixes().privatesuffix(name) or name
+
+
+def aligned(identifier: str, author: str, strict: bool) -> bool:
+    """RFC 7489 3.1: the same name (strict), or the same organizational domain."""
+    a, b = identifier.rstrip(".").lower(), author.rstrip(".").lower()
+    return a == b if strict else organizational_domain(a) == organizational_domain(b)
+
+
+def walk_names(domain: str) -> list[str]:
+    """RFC 9989 4.10: the author domain, then (past more than four labels)
+    its last four, then one label less at a time, down to the top label."""
+    labels = domain.rstrip(".").lower().split(".")
+    names = [".".join(labels)]
+    labels = labels[-4:] if len(labels) > 4 else labels[1:]
+    while labels:
+        names.append(".".join(labels))
+        labels = labels[1:]
+    return list(dict.fromkeys(names))[:MAX_WALK]
+
+
+# -- discovery --------------------------------------------------------------
+
+
+def dmarc_records(answer: Answer) -> list[str]:
+    return [r for r in answer.records if VERSION.match(r)] \
+        if answer.status is Status.ANSWER else []
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """Where a domain's policy comes from, and the policy."""
+
+    domain: str
+    answers: dict[str, Answer]  # _dmarc TXT answers by the domain asked
+    found_at: str = ""  # the domain whose record applies ("" none)
+    records: tuple[str, ...] = ()  # the v=DMARC1 records there
+    policy: Policy | None = None
+    error: DmarcError | None = None
+    walk_org: str = ""  # the organizational domain by RFC 9989's tree walk
+
+    @property
+    def org(self) -> str:
+        return organizational_domain(self.domain)
+
+    @property
+    def answer(self) -> Answer | None:
+        """The answer that held the records (or the first asked)."""
+        return self.answers.get(self.found_at or self.domain)
+
+    @property
+    def failures(self) -> list[Answer]:
+        """The lookups of RFC 7489's discovery that failed: the domain's, and the
+        organizational domain's when the domain had no record."""
+        first = self.answers[self.domain]
+        if not first.answered:
+            return [first]
+        if dmarc_records(first) or self.org == self.domain:
+            return []
+        fallback = self.answers[self.org]
+        return [] if fallback.answered else [fallback]
+
+    @property
+    def inherited(self) -> bool:
+        """The policy is the organizational domain's, applied to a subdomain."""
+        return bool(self.found_at) and self.found_at != self.domain
+
+
+async def discover(resolver: Resolver, domain: str) -> Discovery:
+    """RFC 7489's discovery, and RFC 9989's tree walk beside it, all queries at once."""
+    import asyncio
+
+    domain = domain.rstrip(".").lower()
+    names = list(dict.fromkeys([domain, organizational_domain(domain), *walk_names(domain)]))
+    answers = dict(zip(names, await asyncio.gather(
+        *(resolver.query(f"_dmarc.{name}", "TXT") for name in names))))
+    found_at = ""
+    for name in dict.fromkeys([domain, organizational_domain(domain)]):
+        if not answers[name].answered:
+            break  # a failed lookup: nothing can be concluded
+        if dmarc_records(answers[name]):
+            found_at = name
+            break
+    records = tuple(dmarc_records(answers[found_at])) if found_at else ()
+    policy = error = None
+    if len(records) == 1:
+        try:
+            policy = parse(records[0])
+        except DmarcError as exc:
+            error = exc
+    return Discovery(domain, answers, found_at, records, policy, error,
+                     _walk_org(domain, answers))
+
+
+def _walk_org(domain: str, answers: dict[str, Answer]) -> str:
+    """RFC 9989 4.10.2: psd=n marks the organizational domain, psd=y the one
+    below it; else the record with the fewest labels; else the domain."""
+    found = []
+    for name in walk_names(domain):
+        records = dmarc_records(answers[name])
+        if len(records) != 1:
+            continue
+        try:
+            policy = parse(records[0])
+        except DmarcError:
+            continue
+        if policy.psd == "n":
+            return name
+        if policy.psd == "y" and name != domain:
+            labels = domain.split(".")
+            return ".".join(labels[-(len(name.split(".")) + 1):])
+        found.append(name)
+    return min(found, key=lambda n: n.count("."), default=domain)
+
+
+# -- report destinations -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A report address outside the policy's organization, and whether that
+    destination authorises the reports (RFC 7489 7.1)."""
+
+    uri: ReportUri
+    answer: Answer
+
+    @property
+    def authorized(self) -> bool:
+        return bool(dmarc_records(self.answer))
+
+
+def external(policy_domain: str, uri: ReportUri) -> bool:
+    return bool(uri.address) and \
+        organizational_domain(uri.domain) != organizational_domain(policy_domain)
+
+
+async def destinations(resolver: Resolver, policy_domain: str,
+                       policy: Policy) -> list[Destination]:
+    """The external rua/ruf destinations and their authorization records:
+    ``<policy domain>._report._dmarc.<destination>`` (a wildcard or a CNAME
+    there answers as well: DNS itself resolves them)."""
+    import asyncio
+
+    uris = list({u.domain: u for u in (*policy.rua, *policy.ruf)
+                 if external(policy_domain, u)}.values())
+    answers = await asyncio.gather(*(
+        resolver.query(absolute(f"{policy_domain}._report._dmarc.{u.domain}"), "TXT")
+        for u in uris))
+    return [Destination(u, a) for u, a in zip(uris, answers)]
+
+
+# -- a message ----------------------------------------------------------------
+
+
+class Result(Word):
+    PASS = "pass"
+    FAIL = "fail"
+    NONE = "none"  # no policy to apply
+    TEMPERROR = "temperror"
+
+
+@dataclass(frozen=True)
+class Identifier:
+    """One authenticated identifier (SPF's MAIL FROM or HELO domain, a DKIM
+    d=) and how it fares."""
+
+    method: str  # "spf" or "dkim"
+    domain: str
+    result: str  # the SPF or DKIM result
+    aligned: bool
+    selector: str = ""  # DKIM's s=
+
+    @property
+    def passes(self) -> bool:
+        return self.result == "pass"
+
+
+@dataclass(frozen=True)
+class MessageVerdict:
+    author: str  # the From: domain ("" when there is none to judge)
+    problem: str  # why the message fails before any check ("" none)
+    identifiers: tuple[Identifier, ...] = ()
+    discovery: Discovery | None = None
+    unsubscribe: tuple[str, ...] = field(default=())  # List-Unsubscribe and -Post, if any
+
+    @property
+    def result(self) -> Result:
+        if self.problem:
+            return Result.FAIL
+        if any(i.passes and i.aligned for i in self.identifiers):
+            return Result.PASS
+        if self.discovery is not None and (self.discovery.failures or any(
+                i.result == "temperror" for i in self.identifiers)):
+            return Result.TEMPERROR
+        if self.discovery is None or self.discovery.policy is None:
+            return Result.NONE
+        return Result.FAIL
+
+    @property
+    def aligned_passes(self) -> int:
+        return sum(i.passes and i.aligned for i in self.identifiers)
+
+
+def author_domain(headers: list[tuple[str, bytes]]) -> tuple[str, str]:
+    """The From: domain, or why there is none to judge (RFC 7489 6.6.1:
+    exactly one From: field with exactly one address)."""
+    from email.header import decode_header, make_header
+    from email.utils import getaddresses
+
+    fields = [raw for name, raw in headers if name.lower() == "from"]
+    if len(fields) != 1:
+        return "", f"{len(fields)} From: header fields where one belongs"
+    value = fields[0].partition(b":")[2].decode("utf-8", "replace")
+    with contextlib.suppress(ValueError, LookupError):  # an undecodable word stays as it is
+        value = str(make_header(decode_header(value)))
+    addresses = [a for _, a in getaddresses([value.replace("\r\n", "")]) if a]
+    if len(addresses) != 1:
+        return "", f"From: holds {len(addresses)} addresses where one belongs"
+    domain = addresses[0].rpartition("@")[2].rstrip(".").lower()
+    if "@" not in addresses[0] or not valid_name(domain) or "." not in domain:
+        return "", f"From: holds {addresses[0]!r}, not an address with a domain"
+    return domain, ""
+
+
+async def evaluate(resolver: Resolver, message: Any, ip: str, mail_from: str,
+                   helo: str) -> MessageVerdict:
+    """The DMARC verdict for a message (a parsed dkim.Message) that left from
+    ``ip`` with the envelope sender ``mail_from`` ("" for <>) after ``helo``:
+    SPF on the MAIL FROM domain (the HELO name for <>), DKIM for each
+    signature, both aligned with the From: domain as the policy says."""
+    import asyncio
+
+    from check_mail import dkim, spf
+
+    author, problem = author_domain(message.headers)
+    unsubscribe = tuple(raw.decode("utf-8", "replace").strip() for name, raw in message.headers
+                        if name.lower() in ("list-unsubscribe", "list-unsubscribe-post"))
+    if problem:
+        return MessageVerdict("", problem, unsubscribe=unsubscribe)
+    spf_domain = mail_from.rpartition("@")[2].lower() if mail_from else helo.lower()
+    indexes = [i for i, (name, _) in enumerate(message.headers)
+               if name.lower() == "dkim-signature"][:dkim.MAX_SIGNATURES]
+    signatures = asyncio.gather(*(dkim.verify_signature(resolver, message, index, None, position)
+                                  for position, index in enumerate(indexes, 1)))
+    found, outcome, checks = await asyncio.gather(
+        discover(resolver, author),
+        spf.evaluate(resolver, ip, spf_domain, mail_from or f"postmaster@{helo}", helo),
+        signatures)
+    policy = found.policy
+    strict_spf = policy is not None and policy.aspf == "s"
+    strict_dkim = policy is not None and policy.adkim == "s"
+    identifiers = [Identifier("spf", spf_domain, str(outcome.result),
+                              aligned(spf_domain, author, strict_spf))]
+    identifiers += [Identifier("dkim", check.domain, str(check.verdict),
+                               bool(check.domain) and aligned(check.domain, author, strict_dkim),
+                               check.selector)
+                    for check in checks]
+    return MessageVerdict(author, "", tuple(identifiers), found, unsubscribe)
