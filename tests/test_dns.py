@@ -77,6 +77,20 @@ def test_truncated_udp_answer_is_retried_over_tcp(nameserver):
     assert [q.transport for q in nameserver.log] == ["udp", "tcp"]
 
 
+def test_the_ad_bit_of_a_validating_resolver_is_kept(nameserver):
+    """RFC 6840 5.7: a query with AD set asks the resolver to say whether it
+    validated the answer; a real Unbound is asked in test_integration_dane."""
+    nameserver.add("_25._tcp.mx.example.org", "TLSA", "3 1 1 " + "ab" * 32)
+    nameserver.add("big.example.org", "TXT", '"' + "x" * 200 + '"')
+    nameserver.fault("big.example.org", Fault.TRUNCATE)
+    assert not ask(nameserver, "_25._tcp.mx.example.org", "TLSA").secure
+    nameserver.validate("example.org")
+    answer = ask(nameserver, "_25._tcp.mx.example.org", "TLSA")
+    assert answer.secure and answer.records == ("3 1 1 " + "ab" * 32,)
+    assert ask(nameserver, "nothing.example.org").secure  # a validated NXDOMAIN
+    assert ask(nameserver, "big.example.org", "TXT").secure  # over TCP too
+
+
 def test_names_are_asked_absolute(nameserver):
     ask(nameserver, "mail")
     assert [q.name for q in nameserver.log] == ["mail."] * len(nameserver.log)

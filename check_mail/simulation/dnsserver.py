@@ -63,6 +63,10 @@ class ScriptedNameserver(BackgroundServer):
         self.ttls: dict[tuple[str, str], int] = {}
         self.faults: dict[tuple[str, str | None], Fault] = {}
         self.delays: dict[str, float] = {}
+        # Zones whose answers carry the AD bit, as from a validating resolver
+        # (for a client that asks with AD or DO, RFC 6840 5.7). Real DNSSEC
+        # validation is tested with NSD and Unbound; this plays its result.
+        self.validated: set[str] = set()
         self.log: list[Query] = []
         # Replaces the scripted answers: (request wire, transport) -> reply wire
         # or None for silence. Tests use it to send hostile replies.
@@ -80,6 +84,13 @@ class ScriptedNameserver(BackgroundServer):
         """Forget every record."""
         self.records.clear()
         self.names.clear()
+
+    def validate(self, zone: str) -> None:
+        """Answer for names in ``zone`` as a validating resolver that found them secure."""
+        self.validated.add(_key(zone))
+
+    def _validated(self, qname: str) -> bool:
+        return any(qname == zone or qname.endswith("." + zone) for zone in self.validated)
 
     def fault(self, name: str, fault: Fault, rdtype: str | None = None) -> None:
         self.faults[(_key(name), rdtype.upper() if rdtype else None)] = fault
@@ -126,6 +137,9 @@ class ScriptedNameserver(BackgroundServer):
             response.flags |= dns.flags.TC
         else:
             self._fill(response, qname, rdtype)
+            asked = request.flags & dns.flags.AD or request.ednsflags & dns.flags.DO
+            if asked and self._validated(qname):
+                response.flags |= dns.flags.AD
         return response.to_wire(), delay
 
     def _fill(self, response: dns.message.Message, qname: str, rdtype: str) -> None:
