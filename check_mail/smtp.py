@@ -15,7 +15,6 @@ with AUTH is never kept in the session's log.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import socket
 import time
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from check_mail.deadline import Deadline
+from check_mail.text import os_error
 
 if TYPE_CHECKING:
     import asyncio
@@ -108,6 +108,24 @@ class ProbeError(Exception):
     """Ends a session; its text becomes Session.error."""
 
 
+class CertificateRejected(ProbeError):
+    """The handshake failed because the caller's context did not trust the
+    server's certificate; ``reason`` is OpenSSL's ("certificate has expired")."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"certificate verify failed: {reason}")
+        self.reason = reason
+
+
+def _tls_failure(exc: BaseException) -> ProbeError:
+    """A failed handshake, worded; a distrusted certificate says why."""
+    import ssl
+
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return CertificateRejected(str(exc.verify_message or exc.reason or exc))
+    return ProbeError(f"TLS handshake failed: {getattr(exc, 'reason', None) or exc}")
+
+
 @dataclass
 class _Connection:
     reader: asyncio.StreamReader
@@ -132,7 +150,7 @@ class _Connection:
                 raise ProbeError(f"overlong line in the {waiting_for}") from None
             except OSError as exc:
                 raise ProbeError(f"connection lost during the {waiting_for}: "
-                                 f"{_os_error(exc)}") from None
+                                 f"{os_error(exc)}") from None
             if not raw.endswith(b"\n"):
                 if raw or lines:
                     raise ProbeError(f"connection closed in the middle of the {waiting_for}")
@@ -169,7 +187,7 @@ class _Connection:
         except asyncio.TimeoutError:
             raise ProbeError(f"timed out sending {verb}") from None
         except OSError as exc:
-            raise ProbeError(f"connection lost sending {verb}: {_os_error(exc)}") from None
+            raise ProbeError(f"connection lost sending {verb}: {os_error(exc)}") from None
         reply = await self.reply(f"reply to {verb}")
         self.log.append(Exchange(shown or command, reply))
         return reply
@@ -187,13 +205,6 @@ def _reply(code: int, lines: list[str]) -> Reply:
 
 def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in text)
-
-
-def _os_error(exc: BaseException) -> str:
-    errno = getattr(exc, "errno", None)
-    if errno:  # asyncio words refusals as "Connect call failed (...)"
-        return os.strerror(errno)
-    return str(exc) or type(exc).__name__
 
 
 # RFC 5322 atext: what a dot-atom local part may hold.
@@ -312,9 +323,9 @@ class Client:
         except asyncio.TimeoutError:
             raise ProbeError("timed out connecting") from None
         except ssl.SSLError as exc:
-            raise ProbeError(f"TLS handshake failed: {exc.reason or exc}") from None
+            raise _tls_failure(exc) from None
         except OSError as exc:
-            raise ProbeError(f"cannot connect: {_os_error(exc)}") from None
+            raise ProbeError(f"cannot connect: {os_error(exc)}") from None
         self._conn = _Connection(reader, writer, self.deadline, self.log)
         self.local_address = writer.get_extra_info("sockname")[0]
         if self.implicit_tls:
@@ -334,6 +345,12 @@ class Client:
             if self.ehlo.code != 250:
                 raise ProbeError(f"HELO refused: {self.ehlo}")
         return self.ehlo
+
+    @property
+    def tls_object(self) -> ssl.SSLObject | None:
+        """The TLS layer once STARTTLS or implicit TLS succeeded: the peer's
+        certificate, the cipher."""
+        return self.conn.writer.get_extra_info("ssl_object") if self.tls else None
 
     def offers(self, keyword: str) -> bool:
         return self.ehlo is not None and keyword in self.ehlo.keywords
@@ -457,5 +474,5 @@ async def _starttls(conn: _Connection, context: ssl.SSLContext, server_name: str
     except asyncio.TimeoutError:
         raise ProbeError("timed out in the TLS handshake") from None
     except (ssl.SSLError, ConnectionError, OSError) as exc:
-        raise ProbeError(f"TLS handshake failed: {getattr(exc, 'reason', None) or exc}") from None
+        raise _tls_failure(exc) from None
     return conn.writer.get_extra_info("ssl_object").version() or "TLS"

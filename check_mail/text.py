@@ -40,3 +40,14 @@ def _escape(char: str) -> str:
 def count(number: int, singular: str, plural: str = "") -> str:
     """A number with its noun: "1 zone", "3 zones", "2 addresses"."""
     return f"{number} {singular if number == 1 else plural or singular + 's'}"
+
+
+def os_error(exc: BaseException) -> str:
+    """A network error in a few words: "Connection refused", not asyncio's
+    "Connect call failed ('192.0.2.1', 25)"."""
+    import os
+
+    errno = getattr(exc, "errno", None)
+    if errno:
+        return os.strerror(errno)
+    return str(exc) or type(exc).__name__

@@ -43,9 +43,19 @@ class Issued:
 
         return self.certificate.public_bytes(serialization.Encoding.DER)
 
-    def server_context(self) -> ssl.SSLContext:
-        """A server TLS context that presents this certificate and its chain."""
+    def server_context(self, version: ssl.TLSVersion | None = None) -> ssl.SSLContext:
+        """A server TLS context that presents this certificate and its chain
+        (with ``version``, that TLS version only: old ones too)."""
+        import warnings
+
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        # Weak keys and old versions are what some tests are about: let
+        # OpenSSL's security level refuse nothing.
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
+        if version is not None:
+            with warnings.catch_warnings():  # TLS 1.0 and 1.1 are deprecated names
+                warnings.simplefilter("ignore", DeprecationWarning)
+                context.minimum_version = context.maximum_version = version
         with tempfile.TemporaryDirectory() as tmp:
             cert_file, key_file = Path(tmp) / "cert.pem", Path(tmp) / "key.pem"
             cert_file.write_bytes(self.pem())
@@ -70,38 +80,55 @@ def _name(common_name: str) -> Any:
 
 
 class TestCA:
-    """A certification authority for tests: ``issue()`` signs server certificates."""
+    """A certification authority for tests: ``issue()`` signs server certificates.
+
+    With ``parent``, an intermediate CA that ``parent`` signs; servers then
+    send its certificate and the parent's after their own.
+    """
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, name: str = "check-mail test CA") -> None:
+    def __init__(self, name: str = "check-mail test CA", parent: TestCA | None = None,
+                 days: float = 3650) -> None:
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes
 
-        self.key = _key(None)
+        self.key: Any = _key(None)
         now = datetime.datetime.now(datetime.timezone.utc)
-        self.certificate = (
-            x509.CertificateBuilder().subject_name(_name(name)).issuer_name(_name(name))
+        issuer, signer = (parent.certificate.subject, parent.key) if parent else \
+            (_name(name), self.key)
+        self.certificate: Any = (
+            x509.CertificateBuilder().subject_name(_name(name)).issuer_name(issuer)
             .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - DAY).not_valid_after(now + 3650 * DAY)
+            .not_valid_before(now - DAY).not_valid_after(now + days * DAY)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()),
+                           critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                signer.public_key()), critical=False)
             .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True,
                                          crl_sign=True, content_commitment=False,
                                          key_encipherment=False, data_encipherment=False,
                                          key_agreement=False, encipher_only=False,
                                          decipher_only=False), critical=True)
-            .sign(self.key, hashes.SHA256()))
+            .sign(signer, hashes.SHA256()))
+        self.chain: tuple[Any, ...] = (self.certificate, *(parent.chain if parent else ()))
 
     def pem(self) -> bytes:
         from cryptography.hazmat.primitives import serialization
 
         return self.certificate.public_bytes(serialization.Encoding.PEM)
 
+    def der(self) -> bytes:
+        from cryptography.hazmat.primitives import serialization
+
+        return self.certificate.public_bytes(serialization.Encoding.DER)
+
     def issue(self, *names: str, days: float = 90, valid_from_days: float = -1,
               rsa_bits: int | None = None) -> Issued:
         """A server certificate for ``names`` (the first is also the CN), valid
         from ``valid_from_days`` to ``days`` from now (negative: in the past)."""
-        return _certificate(names, self.certificate.subject, self.key, (self.certificate,),
+        return _certificate(names, self.certificate.subject, self.key, self.chain,
                             days, valid_from_days, rsa_bits)
 
 
@@ -127,5 +154,10 @@ def _certificate(names: tuple[str, ...], issuer: Any, signer: Any, chain: tuple[
                        critical=False)
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
                        critical=False)
+        # What every real CA sets, and Python 3.13's default context demands.
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                       critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+            signer.public_key()), critical=False)
         .sign(signer, hashes.SHA256()))
     return Issued(certificate, key, chain)
