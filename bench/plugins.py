@@ -36,6 +36,10 @@ def main() -> None:
             "check_spf": ["-D", sim.DOMAIN, "--ip", sim.LISTED_ADDRESS, *ns],
             "check_dkim": ["-D", sim.DOMAIN, "-s", "rsa2026", "-s", "ed2026", "--message",
                            str(mail), *ns],
+            "check_relay": ["-H", sim.SMTP_HOST, *port, *ns],
+            "check_dmarc": ["-D", sim.DOMAIN, *ns],
+            "check_tls": ["-D", sim.DOMAIN, *port, *ns, "--ca-file", str(domain.files / "ca.pem"),
+                          "--mta-sts-port", str(domain.https_port)],
         }
         print(f"{'plugin':<18}{'median':>10}{'max':>10}{'--version':>12}   (ms over "
               f"{args.runs} runs; peak RSS of one run)")
@@ -47,8 +51,29 @@ def main() -> None:
             print(f"{name:<18}{statistics.median(times) * 1000:>10.1f}"
                   f"{max(times) * 1000:>10.1f}{statistics.median(version) * 1000:>12.1f}"
                   + (f"   peak {peak:.1f} MiB" if peak else ""))
+        peer(domain, args.runs)
     floor, _ = measure([sys.executable, "-c", "pass"], args.runs)
     print(f"python3 -c pass: {statistics.median(floor) * 1000:.1f} ms")
+
+
+def peer(domain: sim.SimulatedDomain, runs: int) -> None:
+    """check_tls -H beside the Monitoring Plugins' check_smtp -S -D (one host,
+    STARTTLS and the certificate's days left, in C): what a user has otherwise."""
+    import shutil
+
+    check_smtp = shutil.which("check_smtp") or "/usr/lib/nagios/plugins/check_smtp"
+    if not shutil.which(check_smtp):
+        print("check_smtp (monitoring-plugins-standard) is not installed: no peer to compare")
+        return
+    port = str(domain.smtp_port)
+    for name, command in (
+            ("check_smtp -S -D", [check_smtp, "-H", sim.SMTP_ADDRESS, "-p", port, "-S",
+                                  "-D", "21,7"]),
+            ("check_tls -H", [plugin_path("check_tls"), "-H", sim.SMTP_HOST, "-p", port,
+                              "-n", domain.nameserver])):
+        times, peak = measure(command, runs)
+        print(f"{name:<18}{statistics.median(times) * 1000:>10.1f}{max(times) * 1000:>10.1f}"
+              f"{'':>12}" + (f"   peak {peak:.1f} MiB" if peak else ""))
 
 
 if __name__ == "__main__":

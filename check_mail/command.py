@@ -55,6 +55,10 @@ def parser() -> Parser:
                    help="the resolver every plugin asks (repeatable)")
     p.add_argument("-p", "--port", metavar="PORT", help="SMTP port (default 25)")
     p.add_argument("--helo", metavar="NAME", help="the name the SMTP probes say EHLO with")
+    p.add_argument("--ca-file", metavar="FILE",
+                   help="check_tls also trusts the CA certificates in this PEM file")
+    p.add_argument("--mta-sts-port", metavar="PORT",
+                   help="check_tls fetches the MTA-STS policy from this port (default 443)")
     family = p.add_mutually_exclusive_group()
     family.add_argument("-4", dest="family", action="store_const", const="-4",
                         help="IPv4 addresses only")
@@ -74,6 +78,9 @@ def parser() -> Parser:
                       help="with --serve: the nameserver's port (default %(default)s)")
     demo.add_argument("--smtp-port", type=int, default=10025, metavar="PORT",
                       help="with --serve: the SMTP servers' port (default %(default)s)")
+    demo.add_argument("--https-port", type=int, default=10443, metavar="PORT",
+                      help="with --serve: the MTA-STS policy host's port (default "
+                           "%(default)s)")
     demo.add_argument("--files", type=Path, metavar="DIR",
                       help="with --serve: where signed mail and keys go (default "
                            "check-mail-demo in the temporary folder)")
@@ -95,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo" and args.serve:
         from check_mail import demo
 
-        return demo.serve(args.dns_port, args.smtp_port, args.files or demo.FILES)
+        return demo.serve(args.dns_port, args.smtp_port, args.files or demo.FILES,
+                          args.https_port)
     if args.command == "demo" or not (args.host or args.domain):
         from check_mail import demo
 
@@ -137,11 +145,14 @@ def plan(args: argparse.Namespace, ips: list[str]) -> list[report.PluginRun]:
     if host:
         commands.append(["check_ptr", "-H", host, "--smtp"])
         commands.append(["check_relay", "-H", host])
+        if not domain:  # with a domain, check_tls asks every MX
+            commands.append(["check_tls", "-H", host])
     if domain:
         commands.append(["check_postmaster", "-D", domain])
         commands.append(["check_spf", "-D", domain,
                          *(arg for ip in ips for arg in ("--ip", ip))])
         commands.append(["check_dmarc", "-D", domain])
+        commands.append(["check_tls", "-D", domain])
         if args.selector:
             commands.append(["check_dkim", "-D", domain,
                              *(arg for s in args.selector for arg in ("-s", s))])
@@ -151,6 +162,8 @@ def plan(args: argparse.Namespace, ips: list[str]) -> list[report.PluginRun]:
     common = [*(arg for ns in args.nameserver for arg in ("-n", ns)), "-t", args.timeout,
               *(["-p", args.port] if args.port else []),
               *(["--helo", args.helo] if args.helo else []),
+              *(["--ca-file", args.ca_file] if args.ca_file else []),
+              *(["--mta-sts-port", args.mta_sts_port] if args.mta_sts_port else []),
               *([args.family] if args.family else [])]
     return [report.PluginRun(command + understood(command[0], common))
             for command in commands] + skipped

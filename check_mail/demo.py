@@ -17,13 +17,17 @@ from pathlib import Path
 from check_mail import report
 from check_mail.simulation import maildomain as sim
 
-DNS_PORT, SMTP_PORT = 10053, 10025  # --serve's defaults, which the README's examples use
+# --serve's defaults, which the README's examples use
+DNS_PORT, SMTP_PORT, HTTPS_PORT = 10053, 10025, 10443
 FILES = Path(tempfile.gettempdir()) / "check-mail-demo"
 
 
-def commands(ns: str, port: str, files: Path) -> list[tuple[list[str], int]]:
+def commands(domain: sim.SimulatedDomain) -> list[tuple[list[str], int]]:
     """What the demo runs, and the exit code each must give."""
-    n = ["-n", ns]
+    assert domain.files is not None
+    n, port, files = ["-n", domain.nameserver], str(domain.smtp_port), domain.files
+    tls = ["-p", port, "--ca-file", str(files / "ca.pem"), "--mta-sts-port",
+           str(domain.https_port)]
     selectors = [arg for s in sim.DKIM_SELECTORS for arg in ("-s", s)]
     return [
         (["check_rbl", *n, "-H", sim.CLEAN_HOST], 0),
@@ -49,6 +53,9 @@ def commands(ns: str, port: str, files: Path) -> list[tuple[list[str], int]]:
           "--sender", "joe@example.net"], 0),
         (["check_dmarc", *n, "--message", str(files / "newsletter.eml"), "--ip",
           sim.ESP_ADDRESS], 2),
+        (["check_tls", *n, "-D", sim.DOMAIN, *tls], 0),
+        (["check_tls", *n, "-D", sim.BROKEN, *tls, "-v"], 2),
+        (["check_tls", *n, "-D", sim.CATCH_ALL, *tls], 2),
     ]
 
 
@@ -61,8 +68,9 @@ def demo() -> int:
               f"{sim.CLEAN_HOST} is clean; {sim.LISTED_HOST} is listed on two blocklists and "
               f"has a generic PTR;\n{sim.SMTP_HOST}, the MX and smarthost, answers SMTP on "
               f"{sim.SMTP_ADDRESS} port {domain.smtp_port}; {sim.RELAY_HOST} on "
-              f"{sim.RELAY_ADDRESS} is an open relay.\n")
-        planned = commands(domain.nameserver, str(domain.smtp_port), domain.files)
+              f"{sim.RELAY_ADDRESS} is an open relay; mta-sts.{sim.DOMAIN} serves HTTPS on "
+              f"port {domain.https_port}.\n")
+        planned = commands(domain)
         runs = report.run_all([command for command, _ in planned])
     for run in runs:
         print(report.shell_line(run.command))
@@ -74,17 +82,19 @@ def demo() -> int:
     return 1 if wrong else 0
 
 
-def serve(dns_port: int = DNS_PORT, smtp_port: int = SMTP_PORT, files: Path = FILES) -> int:
+def serve(dns_port: int = DNS_PORT, smtp_port: int = SMTP_PORT, files: Path = FILES,
+          https_port: int = HTTPS_PORT) -> int:
     """Keep the simulated domain serving until interrupted (Ctrl-C, SIGTERM)."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     try:
-        domain = sim.SimulatedDomain(dns_port, smtp_port, files)
+        domain = sim.SimulatedDomain(dns_port, smtp_port, files, https_port)
         domain.__enter__()
     except OSError as exc:
-        print(f"check-mail demo: cannot serve: {exc.strerror or exc} (ports {dns_port} and "
-              f"{smtp_port}; choose others with --dns-port and --smtp-port)")
+        print(f"check-mail demo: cannot serve: {exc.strerror or exc} (ports {dns_port}, "
+              f"{smtp_port} and {https_port}; choose others with --dns-port, --smtp-port "
+              "and --https-port)")
         return 3
     try:
         ns, port = domain.nameserver, domain.smtp_port
@@ -92,6 +102,8 @@ def serve(dns_port: int = DNS_PORT, smtp_port: int = SMTP_PORT, files: Path = FI
               f"  DNS   {ns}\t\t\tgive plugins: -n {ns}\n"
               f"  SMTP  {sim.SMTP_ADDRESS}:{port} ({sim.SMTP_HOST}), {sim.RELAY_ADDRESS}:{port} "
               f"({sim.RELAY_HOST})\tgive plugins: -p {port}\n"
+              f"  HTTPS {sim.SMTP_ADDRESS}:{domain.https_port} (mta-sts.{sim.DOMAIN})\t\t"
+              f"give check_tls: --mta-sts-port {domain.https_port}\n"
               f"  files {files}: signed.eml, altered.eml, newsletter.eml, rsa2026.pem, "
               f"old-rsa2026.pem, ca.pem, relay.password\n"
               f"try:  check_rbl -n {ns} -H {sim.LISTED_HOST} -v", flush=True)

@@ -22,12 +22,14 @@ def domain():
 def test_the_real_server_form(domain):
     """check-mail -H HOST -D DOMAIN -s SELECTOR: every plugin answers, one line each."""
     run = run_plugin("check-mail", "-H", sim.SMTP_HOST, "-D", sim.DOMAIN, "-s", "rsa2026",
-                     "-n", domain.nameserver, "-p", str(domain.smtp_port), timeout=60)
+                     "-n", domain.nameserver, "-p", str(domain.smtp_port), "--ca-file",
+                     str(domain.files / "ca.pem"), "--mta-sts-port", str(domain.https_port),
+                     timeout=60)
     assert run.returncode == 0, run.stdout
-    assert run.lines[0].startswith("check-mail: smtp.example.net and example.net (7 plugins, ")
-    assert [line.split()[:2] for line in run.lines[1:8]] == [
+    assert run.lines[0].startswith("check-mail: smtp.example.net and example.net (8 plugins, ")
+    assert [line.split()[:2] for line in run.lines[1:9]] == [
         ["OK", "RBL"], ["OK", "PTR"], ["OK", "RELAY"], ["OK", "POSTMASTER"], ["OK", "SPF"],
-        ["OK", "DMARC"], ["OK", "DKIM"]]
+        ["OK", "DMARC"], ["OK", "TLS"], ["OK", "DKIM"]]
     assert run.lines[4] == ("OK        POSTMASTER  postmaster, hostmaster, abuse accepted by "
                             "1 MX (1 address)")
     assert run.lines[-1] == "overall: OK"
@@ -63,6 +65,11 @@ def test_each_plugin_gets_only_the_options_it_takes():
                                     "-n", "127.0.0.1", "-t", "20", "--helo",
                                     "monitor.example.org"]
     assert planned["check_dkim"][:5] == ["check_dkim", "-D", "example.org", "-s", "s1"]
+    assert planned["check_tls"] == ["check_tls", "-D", "example.org", "-n", "127.0.0.1", "-t",
+                                    "20", "-p", "2525", "--helo", "monitor.example.org", "-4"]
+    alone = command.plan(args("-H", "mail.example.org", "--ca-file", "ca.pem"), [])
+    assert [r.command for r in alone if r.command[0] == "check_tls"] == [
+        ["check_tls", "-H", "mail.example.org", "-t", "20", "--ca-file", "ca.pem"]]
 
 
 def test_a_host_name_is_resolved_for_check_spf(domain):
@@ -90,8 +97,8 @@ def test_the_printed_icinga2_configuration_validates(tmp_path):
                       'object Host "mail.example.org" {\n  check_command = "dummy"\n'
                       '  address = "192.0.2.25"\n  vars.mail_server = true\n'
                       '  vars.mail_domains = [ "example.org" ]\n}\n')
-    # rbl and ptr for the server, spf, dmarc and postmaster for the domain
-    assert "Instantiated 5 Services" in icinga2_check(config, tmp_path)
+    # rbl and ptr for the server, spf, dmarc, postmaster and tls for the domain
+    assert "Instantiated 6 Services" in icinga2_check(config, tmp_path)
 
 
 def test_the_printed_nagios_configuration_validates(tmp_path):

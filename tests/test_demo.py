@@ -11,13 +11,15 @@ def test_demo_runs_every_plugin_as_expected():
     assert run.lines[-1] == "demo finished: every plugin answered as expected."
     commands = [line.split()[1] for line in run.lines if line.startswith("$ ")]
     assert {"check_rbl", "check_ptr", "check_postmaster", "check_spf", "check_dkim",
-            "check_relay", "check_dmarc"} \
-        <= set(commands)
+            "check_relay", "check_dmarc", "check_tls"} <= set(commands)
     assert "DKIM OK - 2 signatures verified" in run.lines
     assert "RBL CRITICAL - 192.0.2.99 listed on 2 of 18 zones (bl.spamcop.net, " \
            "psbl.surriel.com)" in run.lines
     assert "PTR OK - 1 address, forward-confirmed, SMTP names match (smtp.example.net)" \
            in run.lines
+    assert any(line.startswith("TLS OK - 1 MX, 1 address: STARTTLS, TLS 1.3, certificate valid "
+                               "(expires in 89 days), DANE matches, MTA-STS enforce |")
+               for line in run.lines)
     assert any(line.startswith("POSTMASTER OK - postmaster, hostmaster, abuse accepted by 1 MX "
                                "(1 address) |") for line in run.lines)
 

@@ -22,7 +22,7 @@ import time
 import pytest
 
 from check_mail import plugin
-from check_mail.checks import dkim, dmarc, postmaster, ptr, rbl, relay, spf
+from check_mail.checks import dkim, dmarc, postmaster, ptr, rbl, relay, spf, tls
 from check_mail.simulation.dnsserver import ScriptedNameserver
 from tests.helpers import hostile
 from tests.helpers.plugins import Run, run_check, run_plugin
@@ -74,6 +74,7 @@ CASES = {
     "dkim": (dkim, "DKIM", ["-D", "example.org", "-s", "sel", "-s", "other.sel", "-v"]),
     "relay": (relay, "RELAY", ["-H", "relay.example.org", "-p", "9", "-v"]),
     "dmarc": (dmarc, "DMARC", ["-D", "example.org", "-D", "mail.example.net", "-v"]),
+    "tls": (tls, "TLS", ["-D", "example.org", "-p", "9", "--mta-sts-port", "9", "-v"]),
 }
 
 
@@ -117,12 +118,37 @@ def test_hostile_smtp_servers(seed, smtp_server, nameserver):
     for check, name, args in (
             (postmaster, "POSTMASTER", ["-D", "example.org", "--mailbox", "postmaster"]),
             (ptr, "PTR", ["-H", "mx.example.org", "--smtp"]),
-            (relay, "RELAY", ["-H", "mx.example.org"])):
+            (relay, "RELAY", ["-H", "mx.example.org"]),
+            (tls, "TLS", ["-D", "example.org", "--mta-sts-port", "9"])):
         run, elapsed = timed(check, "-n", nameserver.address, "-p", str(server.port),
                              "-t", str(TIMEOUT), "--helo", "monitor.example.net", "-v", *args)
         assert_contract(run, name, elapsed)
     assert {command.split(" ", 1)[0].split(":", 1)[0].upper()
             for command in server.commands} <= PROBE_VERBS, server.commands
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_hostile_policy_hosts(seed, smtp_server, nameserver, tmp_path):
+    """Whatever the MTA-STS policy host sends, check_tls keeps the contract."""
+    from check_mail.mtasts import PATH
+    from check_mail.simulation.certificates import TestCA
+    from check_mail.simulation.httpsserver import ScriptedHttpsServer
+
+    rng = random.Random(seed)
+    ca = TestCA()
+    (tmp_path / "ca.pem").write_bytes(ca.pem())
+    server = smtp_server(hostile.Behaviour(tls=ca.issue("mx.example.org").server_context()))
+    nameserver.add("example.org", "MX", "10 mx.example.org.")
+    nameserver.add("mx.example.org", "A", "127.0.0.1")
+    nameserver.add("mta-sts.example.org", "A", "127.0.0.1")
+    nameserver.add("_mta-sts.example.org", "TXT", '"v=STSv1; id=1"')
+    with ScriptedHttpsServer(ca.issue("mta-sts.example.org").server_context()) as web:
+        web.pages[PATH] = hostile.https_page(rng)
+        run, elapsed = timed(tls, "-n", nameserver.address, "-p", str(server.port),
+                             "--mta-sts-port", str(web.port), "--ca-file",
+                             str(tmp_path / "ca.pem"), "-t", str(TIMEOUT), "-D", "example.org",
+                             "--helo", "monitor.example.net", "-v")
+    assert_contract(run, "TLS", elapsed)
 
 
 def test_a_server_that_never_answers_quit_does_not_hold_the_check(smtp_server, nameserver):
@@ -151,12 +177,15 @@ OPTIONS = {
     relay: ["-H", "-p", "--helo", "--source", "--foreign-domain", "--local-domain",
             "--auth-user", "--auth-password-file", "--from"],
     dmarc: ["-D", "--max-ttl", "--message", "--ip", "--sender", "--helo"],
+    tls: ["-D", "-H", "-w", "-c", "-p", "--helo", "--ca-file", "--starttls", "--mta-sts-port",
+          "-t"],
 }
 NAMES = {rbl: "RBL", ptr: "PTR", postmaster: "POSTMASTER", spf: "SPF", dkim: "DKIM",
-         relay: "RELAY", dmarc: "DMARC"}
+         relay: "RELAY", dmarc: "DMARC", tls: "TLS"}
 BASE = {rbl: ["-H", "192.0.2.1"], ptr: ["-H", "192.0.2.1"], postmaster: ["-D", "example.org"],
         spf: ["-D", "example.org"], dkim: ["-D", "example.org", "-s", "sel"],
-        relay: ["-H", "127.0.0.1", "-p", "9"], dmarc: ["-D", "example.org"]}
+        relay: ["-H", "127.0.0.1", "-p", "9"], dmarc: ["-D", "example.org"],
+        tls: ["-D", "example.org", "-p", "9"]}
 
 
 def bad_command_lines() -> list[tuple[object, list[str]]]:

@@ -37,20 +37,20 @@ def test_commands_and_apply_rules_validate_with_the_real_icinga2(tmp_path):
                       f'include "{ICINGA}/check-mail-commands.conf"\n'
                       f'include "{ICINGA}/check-mail-services.conf"\n' + HOSTS)
     output = icinga2_check(config, tmp_path)
-    # mail.example.org: rbl, ptr, postmaster, relay;
-    # monitor: spf x2, dmarc x2, dkim x1, postmaster x2
-    assert "Instantiated 11 Services" in output
+    # mail.example.org: rbl, ptr, postmaster, relay, tls;
+    # monitor: spf x2, dmarc x2, dkim x1, postmaster x2, tls x2
+    assert "Instantiated 14 Services" in output
     complaints = [line for line in output.splitlines()
                   if "warning/" in line or "critical/" in line]
     assert [line for line in complaints if "mail" in line or str(ICINGA) in line] == []
 
 
 @pytest.mark.parametrize(("value", "services"), [
-    ('{ "example.org" = { spf_ips = [ "192.0.2.25" ] }, "example.net" = {} }', 6),
-    ('[ "example.org", "example.net" ]', 6),
-    ('"example.org"', 3),
-    ('[ "example.org", 42 ]', 3),
-    ('{ "example.org" = "oops" }', 3),
+    ('{ "example.org" = { spf_ips = [ "192.0.2.25" ] }, "example.net" = {} }', 8),
+    ('[ "example.org", "example.net" ]', 8),
+    ('"example.org"', 4),
+    ('[ "example.org", 42 ]', 4),
+    ('{ "example.org" = "oops" }', 4),
     ("42", 0),
     ("null", 0),
 ])
@@ -63,7 +63,7 @@ def test_mail_domains_as_dictionary_array_or_string(tmp_path, value, services):
                       'object Host "monitor.example.org" {\n  check_command = "dummy"\n'
                       f"  vars.mail_domains = {value}\n}}\n")
     output = icinga2_check(config, tmp_path)
-    # spf, dmarc and postmaster per domain (no DKIM selectors given)
+    # spf, dmarc, postmaster and tls per domain (no DKIM selectors given)
     assert f"Instantiated {services} Service" in output or (
         services == 0 and "Service" not in output.split("Instantiated", 1)[-1]), output
     if value in ('[ "example.org", 42 ]', '{ "example.org" = "oops" }', "42"):
@@ -86,7 +86,7 @@ def test_the_commands_work_from_a_global_zone(tmp_path):
                       'object Zone "global-templates" { global = true }\n'
                       f'include_zones "check-mail", "{tmp_path}/zones.d"\n')
     output = icinga2_check(config, tmp_path)
-    assert "Instantiated 11 Services" in output
+    assert "Instantiated 14 Services" in output
 
 
 def test_nagios_definitions_validate_with_the_real_nagios4():
@@ -95,7 +95,7 @@ def test_nagios_definitions_validate_with_the_real_nagios4():
 
 PLUGINS = {"mail_rbl": "check_rbl", "mail_ptr": "check_ptr", "mail_postmaster": "check_postmaster",
            "mail_spf": "check_spf", "mail_dkim": "check_dkim", "mail_relay": "check_relay",
-           "mail_dmarc": "check_dmarc"}
+           "mail_dmarc": "check_dmarc", "mail_tls": "check_tls"}
 
 
 def command_arguments() -> dict[str, set[str]]:

@@ -96,6 +96,16 @@ object Service "dmarc" {{
   vars.mail_dmarc_nameserver = [ "{ns}" ]
 }}
 
+object Service "tls" {{
+  import "e2e"
+  check_command = "mail_tls"
+  vars.mail_tls_domain = "example.net"
+  vars.mail_tls_port = {port}
+  vars.mail_tls_ca_file = "{files}/ca.pem"
+  vars.mail_tls_mta_sts_port = {https_port}
+  vars.mail_tls_nameserver = [ "{ns}" ]
+}}
+
 object Service "empty-domain" {{
   import "e2e"
   check_command = "mail_postmaster"
@@ -131,6 +141,9 @@ EXPECTED = {  # service -> (state, first line starts with, perfdata labels)
     "dmarc": (1, "DMARC WARNING - broken.example.net: p=none, reports to "
                  "reports@dmarc.example.com (+1 more)",
               ["broken.example.net_pct", "example.net_pct", "time"]),
+    "tls": (0, "TLS OK - 1 MX, 1 address: STARTTLS, TLS 1.3, certificate valid (expires in 89 "
+               "days), DANE matches, MTA-STS enforce",
+            ["addresses", "days", "passing", "smtp.example.net_days", "time"]),
     # Icinga passes an empty value as an empty argument; the plugin names it.
     "empty-domain": (3, "POSTMASTER UNKNOWN - argument -D/--domain: '' is not a domain name", []),
 }
@@ -167,7 +180,8 @@ def test_icinga2_runs_every_plugin(world):
         f'include "{ICINGA}/check-mail-commands.conf"\n'
         'object IcingaApplication "app" { }\n'
         + SERVICES.format(ns=world.nameserver, port=world.smtp_port, outsider=sim.OUTSIDER,
-                          selectors=selectors, tmp=tmp, password=world.password))
+                          selectors=selectors, tmp=tmp, password=world.password,
+                          files=world.files, https_port=world.https_port))
     user, group = getpass.getuser(), grp.getgrgid(os.getgid()).gr_name
     dirs = [f"-D{name}={tmp}" for name in ("CacheDir", "DataDir", "LogDir", "SpoolDir",
                                             "StateDir", "InitRunDir")]

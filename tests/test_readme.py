@@ -17,15 +17,16 @@ from tests.helpers.plugins import executable
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """The simulated domain, served by the installed command as a user starts it."""
-    dns_port, smtp_port = free_port(), free_port()
+    dns_port, smtp_port, https_port = free_port(), free_port(), free_port()
     files = tmp_path_factory.mktemp("demo")
     proc = subprocess.Popen([executable("check-mail"), "demo", "--serve", "--dns-port",
-                             str(dns_port), "--smtp-port", str(smtp_port), "--files", str(files)],
+                             str(dns_port), "--smtp-port", str(smtp_port), "--https-port",
+                             str(https_port), "--files", str(files)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     banner = proc.stdout.readline()
     assert "served on loopback" in banner, banner + proc.stdout.read()
     yield {readme.DNS: f"127.0.0.1:{dns_port}", readme.SMTP: str(smtp_port),
-           readme.FILES: str(files)}
+           readme.HTTPS: str(https_port), readme.FILES: str(files)}
     proc.terminate()
     assert proc.wait(10) == 0
 

@@ -13,7 +13,7 @@ from check_mail.checks import postmaster, ptr, spf
 from check_mail.simulation.dnsserver import Fault
 from tests.helpers.plugins import ROOT, executable, run_check, run_plugin
 
-CHECKS = ("rbl", "ptr", "postmaster", "spf", "dkim", "relay", "dmarc")
+CHECKS = ("rbl", "ptr", "postmaster", "spf", "dkim", "relay", "dmarc", "tls")
 
 
 @pytest.mark.parametrize("name", CHECKS)

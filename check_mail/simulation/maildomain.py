@@ -1,5 +1,6 @@
 """The simulated mail domain the demo, the README's examples and the tests run
-against: a scripted nameserver and two scripted SMTP servers on loopback.
+against: a scripted nameserver, two scripted SMTP servers and an HTTPS
+server (MTA-STS policies) on loopback.
 
 example.net, the domain:
 
@@ -36,6 +37,14 @@ Cases the README shows, each kept here so that every example can be run:
   no record. esp.example, a newsletter service, sends example.net's
   newsletter from 198.51.100.20 (out.esp.example) under its own DKIM
   d= and bounce domain: it fails DMARC.
+- Transport security: the nameserver answers for example.net as a
+  validating resolver would (the AD bit), and smtp.example.net has TLSA
+  records (DANE-EE and DANE-TA) at ``_<port>._tcp``. example.net publishes
+  an MTA-STS policy in mode enforce, served over HTTPS by mta-sts.example.net
+  (127.0.0.1, the HTTPS port) with a certificate of the test CA, and a
+  TLS-RPT record. broken.example.net's policy still names an MX it no
+  longer has, and it has no TLS-RPT record; catchall.example.net's MX
+  offers no STARTTLS.
 
 Other domains (example.com, example.org) are foreign to every server here.
 
@@ -56,6 +65,7 @@ from typing import TYPE_CHECKING, Any
 
 from check_mail import dnsbl
 from check_mail.dns import reverse_labels
+from check_mail.simulation.background import BackgroundServer
 from check_mail.simulation.dnsserver import Fault, ScriptedNameserver
 from check_mail.simulation.smtpserver import Behaviour, ScriptedSmtpServer
 
@@ -102,6 +112,11 @@ SPF = {
     **{f"i{i}.example.net": "v=spf1 " + "a " * i + "-all" for i in range(4)},
 }
 OUTSIDER = "203.0.113.5"  # an address the record does not authorise
+STS_POLICIES = {  # MTA-STS: domain -> policy (RFC 8461 3.2)
+    DOMAIN: f"version: STSv1\nmode: enforce\nmx: {SMTP_HOST}\nmax_age: 604800\n",
+    BROKEN: "version: STSv1\nmode: enforce\nmx: mail.broken.example.net\nmax_age: 86400\n",
+}
+TLSRPT = {DOMAIN: "v=TLSRPTv1; rua=mailto:tlsrpt@example.net"}
 DMARC = {
     DOMAIN: "v=DMARC1; p=reject; rua=mailto:dmarc@example.net",
     BROKEN: "v=DMARC1; p=none; rua=mailto:reports@dmarc.example.com",
@@ -211,6 +226,12 @@ def populate(server: ScriptedNameserver) -> None:
         server.add(f"{selector}._domainkey.{owner}", "TXT", _key_record(key), ttl=3600)
     for domain, record in DMARC.items():
         server.add(f"_dmarc.{domain}", "TXT", f'"{record}"', ttl=3600)
+    server.validate(DOMAIN)
+    for domain in STS_POLICIES:
+        server.add(f"_mta-sts.{domain}", "TXT", '"v=STSv1; id=20261129"', ttl=3600)
+        server.add(f"mta-sts.{domain}", "A", SMTP_ADDRESS)
+    for domain, record in TLSRPT.items():
+        server.add(f"_smtp._tls.{domain}", "TXT", f'"{record}"', ttl=3600)
     for zone in dnsbl.load_zones():
         if zone.key:
             continue
@@ -234,8 +255,10 @@ def _listing_code(zone: dnsbl.Zone) -> str:
 class SimulatedDomain:
     """The whole simulated domain, serving on loopback while the ``with`` lasts.
 
-    ``dns_port``/``smtp_port`` 0 pick free ports. Both SMTP servers share
-    the SMTP port (127.0.0.1 and 127.0.0.3), so one ``-p`` reaches either.
+    ``dns_port``/``smtp_port``/``https_port`` 0 pick free ports. Both SMTP
+    servers share the SMTP port (127.0.0.1 and 127.0.0.3), so one ``-p``
+    reaches either; the MTA-STS policies are served on 127.0.0.1 at the
+    HTTPS port.
     The files a user points plugins at (signed.eml, altered.eml,
     newsletter.eml, the private keys, the test CA's certificate ca.pem, the
     relay user's password relay.password) go into ``files`` (a temporary
@@ -243,11 +266,12 @@ class SimulatedDomain:
     """
 
     def __init__(self, dns_port: int = 0, smtp_port: int = 0,
-                 files: Path | None = None) -> None:
+                 files: Path | None = None, https_port: int = 0) -> None:
         self.dns = ScriptedNameserver(port=dns_port)
         self.smtp_port = smtp_port
+        self.https_port = https_port
         self.files = files
-        self.servers: list[ScriptedSmtpServer] = []
+        self.servers: list[BackgroundServer] = []
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.password = secrets.token_urlsafe(12)  # RELAY_USER's, made afresh
 
@@ -267,18 +291,36 @@ class SimulatedDomain:
         self.dns.start()
         try:
             populate(self.dns)
-            tls = self.ca.issue(SMTP_HOST).server_context()
-            first = ScriptedSmtpServer(smtp_behaviour(tls, self.password), SMTP_ADDRESS,
-                                       self.smtp_port).start()
+            issued = self.ca.issue(SMTP_HOST)
+            first = ScriptedSmtpServer(smtp_behaviour(issued.server_context(), self.password),
+                                       SMTP_ADDRESS, self.smtp_port).start()
             self.servers.append(first)
             self.smtp_port = first.port
             self.servers.append(ScriptedSmtpServer(relay_behaviour(), RELAY_ADDRESS,
                                                    first.port).start())
+            self._serve_tls(issued)
             self._write_files()
         except BaseException:
             self.__exit__()
             raise
         return self
+
+    def _serve_tls(self, issued: Any) -> None:
+        """TLSA records for the MX's certificate, and the MTA-STS policy host."""
+        from check_mail import dane
+        from check_mail.mtasts import PATH
+        from check_mail.simulation.httpsserver import Page, ScriptedHttpsServer
+
+        self.dns.add(f"_{self.smtp_port}._tcp.{SMTP_HOST}", "TLSA",
+                     f"3 1 1 {dane.association(issued.der(), 1, 1).hex()}",
+                     f"2 1 1 {dane.association(self.ca.der(), 1, 1).hex()}", ttl=3600)
+        names = [f"mta-sts.{domain}" for domain in STS_POLICIES]
+        web = ScriptedHttpsServer(self.ca.issue(*names).server_context(), SMTP_ADDRESS,
+                                  self.https_port).start()
+        self.servers.append(web)
+        self.https_port = web.port
+        for domain, policy in STS_POLICIES.items():
+            web.pages[f"mta-sts.{domain}{PATH}"] = Page(policy.encode())
 
     def _write_files(self) -> None:
         from cryptography.hazmat.primitives import serialization

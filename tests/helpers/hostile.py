@@ -1,5 +1,6 @@
-"""Hostile peers for the property tests: DNS replies and SMTP behaviours made
-from a seeded random generator, so every run replays the same cases.
+"""Hostile peers for the property tests: DNS replies, SMTP behaviours and
+HTTPS replies made from a seeded random generator, so every run replays the
+same cases.
 
 Addresses in generated answers stay in loopback (127.0.0.0/8, ::1) or in
 the documentation ranges, and only loopback is ever probed over SMTP:
@@ -18,6 +19,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
+from check_mail.simulation.httpsserver import Page
 from check_mail.simulation.smtpserver import Behaviour
 
 UDP_MAX = 65000  # what one datagram may carry on loopback
@@ -55,6 +57,9 @@ def rdata(rng: random.Random, rdtype: str, loopback: bool) -> str:
         return name(rng)
     if rdtype == "MX":
         return f"{rng.randrange(65536)} {name(rng)}"
+    if rdtype == "TLSA":
+        data = bytes(rng.randrange(256) for _ in range(rng.choice((0, 1, 32, 64, 91, 300))))
+        return f"{rng.randrange(5)} {rng.randrange(3)} {rng.randrange(4)} {data.hex() or '00'}"
     escaped = "".join(c if 0x20 <= ord(c) < 0x7f and c not in '"\\' else f"\\{ord(c) % 256:03d}"
                       for c in text(rng, rng.randrange(1, 250)))
     return f'"{escaped}"'
@@ -111,10 +116,12 @@ class HostileResolver:
             count = {"good": rng.randrange(1, 4), "flood": rng.randrange(200, 2000),
                      "huge-tcp": 3000}[kind]
             texts = {rdata(rng, rdtype, self.loopback) for _ in range(count)} \
-                if rdtype in ("A", "AAAA", "PTR", "MX", "TXT", "NS", "CNAME") else set()
+                if rdtype in ("A", "AAAA", "PTR", "MX", "TXT", "NS", "CNAME", "TLSA") else set()
             if texts:
                 response.answer.append(dns.rrset.from_text_list(
                     question.name, 60, "IN", rdtype, sorted(texts)))
+        if rng.random() < 0.3:  # claims to have validated it
+            response.flags |= dns.flags.AD
         out = response.to_wire(max_size=65535)
         if transport == "udp" and len(out) > UDP_MAX:
             response.answer = []
@@ -135,9 +142,9 @@ def smtp_behaviour(rng: random.Random) -> Behaviour:
     if mood == "endless":
         return Behaviour(endless_greeting=True)
     if mood == "close":
-        return Behaviour(close_after=rng.choice(("EHLO", "MAIL", "RCPT", "RSET")))
+        return Behaviour(close_after=rng.choice(("EHLO", "MAIL", "RCPT", "RSET", "STARTTLS")))
     if mood == "silent-quit":
-        return Behaviour(silent_on="QUIT")
+        return Behaviour(silent_on=rng.choice(("QUIT", "STARTTLS")))
     if mood == "tarpit":
         return Behaviour(reply_delay=0.4)
     if mood == "bad-tls":
@@ -147,3 +154,38 @@ def smtp_behaviour(rng: random.Random) -> Behaviour:
     return Behaviour(name=noise[:40].replace(" ", "x") or "x", mail_reply=f"250 {noise}",
                      unknown_rcpt=f"550 5.1.1 {noise}",
                      mailboxes={"postmaster": f"250 {noise}"})
+
+
+POLICY = b"version: STSv1\nmode: enforce\nmx: mx.example.org\nmax_age: 86400\n"
+
+
+def https_page(rng: random.Random) -> Page:
+    """An MTA-STS policy host in one of its hostile moods."""
+    mood = rng.choice(("garbage", "no-head-end", "endless-headers", "long-line", "bad-chunks",
+                       "short-body", "huge", "silent", "redirect", "nasty-policy", "good"))
+    noise = text(rng, 200).encode("utf-8", "replace")
+    if mood == "garbage":
+        return Page(raw=bytes(rng.randrange(256) for _ in range(rng.randrange(0, 400))))
+    if mood == "no-head-end":
+        return Page(raw=b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n")
+    if mood == "endless-headers":
+        return Page(raw=b"HTTP/1.1 200 OK\r\n" + b"X-A: b\r\n" * 5000)
+    if mood == "long-line":
+        return Page(raw=b"HTTP/1.1 200 OK\r\nX-A: " + b"b" * 200_000 + b"\r\n\r\n")
+    if mood == "bad-chunks":
+        return Page(raw=b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: "
+                        b"chunked\r\n\r\n" + rng.choice((b"zz\r\n", b"ffffffff\r\nab",
+                                                           b"5\r\nabc")))
+    if mood == "short-body":
+        return Page(raw=b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
+                        b"500\r\n\r\n" + POLICY)
+    if mood == "huge":
+        return Page(b"x" * rng.choice((70_000, 1_000_000)), chunked=rng.random() < 0.5)
+    if mood == "silent":
+        return Page(silent=True)
+    if mood == "redirect":
+        return Page(status=rng.choice((301, 302, 307, 308)),
+                    headers={"Location": noise.decode("latin-1")[:300]})
+    if mood == "nasty-policy":
+        return Page(POLICY + noise + b"\nmx: " + noise[:60] + b"\n")
+    return Page(POLICY)

@@ -16,9 +16,9 @@ from tests.helpers.plugins import ROOT
 
 README = ROOT / "README.md"
 PLUGINS = ("check_rbl", "check_ptr", "check_postmaster", "check_spf", "check_dkim",
-           "check_relay", "check_dmarc")
+           "check_relay", "check_dmarc", "check_tls")
 # What the examples assume of `check-mail demo --serve`.
-DNS, SMTP, FILES = "127.0.0.1:10053", "10025", "/tmp/check-mail-demo"
+DNS, SMTP, HTTPS, FILES = "127.0.0.1:10053", "10025", "10443", "/tmp/check-mail-demo"
 
 
 @dataclass
@@ -50,6 +50,9 @@ VARYING = [
     (re.compile(r"time=[0-9.]+s"), "time=Xs"),
     (re.compile(r"check-mail-[0-9a-f]{10}@"), "check-mail-RANDOM@"),
     (re.compile(r"\(\d+ plugins, [0-9.]+ s\)"), "(N plugins, X s)"),
+    # The demo's certificates are made afresh for each run: their digests and dates.
+    (re.compile(r"\b[0-9a-f]{64}\b"), "DIGEST"),
+    (re.compile(r"\b20[0-9]{2}-[01][0-9]-[0-3][0-9]\b"), "DATE"),
 ]
 
 
