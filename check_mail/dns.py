@@ -11,23 +11,27 @@ only when the first query is made; ``--help`` and ``--version`` never pay.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import struct
 import time
 from collections.abc import Awaitable, Iterable, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
+from check_mail import dnswire
 from check_mail.deadline import Deadline
 from check_mail.outcome import Word
 
 if TYPE_CHECKING:
     import asyncio
 
+    from check_mail.dnschannel import Channel
+
 T = TypeVar("T")
 
 RESOLV_CONF = "/etc/resolv.conf"
+RD = 0x0100  # recursion desired
 # A lost UDP packet is common; a second try per server is cheap insurance.
 ATTEMPTS_PER_SERVER = 2
 # Addresses of one host that a check follows: real mail hosts have a few; a
@@ -50,8 +54,7 @@ class Status(Word):
     BAD_NAME = "bad name"  # not asked: no such name can exist (a label over 63 octets...)
 
 
-@dataclass(frozen=True)
-class Nameserver:
+class Nameserver(NamedTuple):
     address: str
     port: int = 53
 
@@ -60,9 +63,9 @@ class Nameserver:
         return host if self.port == 53 else f"{host}:{self.port}"
 
 
-@dataclass(frozen=True)
-class Answer:
-    """The outcome of one question.
+class Answer(NamedTuple):
+    """The outcome of one question. (A NamedTuple: a range check makes
+    thousands, and a frozen dataclass costs several times as much to build.)
 
     ``records`` holds every record of the asked type in text form: addresses
     for A/AAAA, absolute names for PTR/CNAME/NS, ``"pref name"`` for MX, and
@@ -199,6 +202,7 @@ def is_address(text: str) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=8192)  # a range asks every zone for each address
 def reverse_labels(address: str) -> str:
     """RFC 5782 order: reversed octets for IPv4, 32 reversed nibbles for IPv6.
 
@@ -208,8 +212,7 @@ def reverse_labels(address: str) -> str:
     return pointer.rsplit(".", 2)[0]
 
 
-@dataclass(frozen=True)
-class HostAddresses:
+class HostAddresses(NamedTuple):
     """A host's A and AAAA addresses (the first MAX_HOST_ADDRESSES), and the
     lookups that failed on the way."""
 
@@ -249,17 +252,21 @@ class Resolver:
         deadline: Deadline,
         query_timeout: float = 3.0,
         max_in_flight: int = 256,
+        rate: float = 0.0,
     ) -> None:
         self.nameservers = list(nameservers) if nameservers else system_nameservers()
         self.deadline = deadline
         self.query_timeout = query_timeout
         self.max_in_flight = min(max_in_flight, _socket_budget())
+        self.rate = rate  # queries a second at most; 0: as fast as the in-flight bound allows
+        self._next_slot = 0.0
         self.queries = 0
         self._slots: asyncio.Semaphore | None = None
         # One plugin run asks each question once: answers are kept, and a
         # question already in flight is waited for rather than asked again.
         self._answers: dict[tuple[str, str], Answer] = {}
-        self._asking: dict[tuple[str, str], asyncio.Task] = {}
+        self._asking: dict[tuple[str, str], asyncio.Future[Answer]] = {}
+        self._channels: dict[Nameserver, Channel] = {}
 
     def run(self, work: Awaitable[T]) -> T:
         """Run a coroutine that makes queries (or SMTP sessions); the synchronous
@@ -269,7 +276,12 @@ class Resolver:
         async def main() -> T:
             self._slots = asyncio.Semaphore(self.max_in_flight)
             self._asking = {}
-            return await work
+            try:
+                return await work
+            finally:
+                for channel in self._channels.values():
+                    channel.close()
+                self._channels = {}
 
         return asyncio.run(main())
 
@@ -300,43 +312,51 @@ class Resolver:
         import asyncio
 
         key = (absolute(name).lower(), rdtype.upper())
-        if key in self._answers:
-            return self._answers[key]
-        if key not in self._asking:
-            self._asking[key] = asyncio.ensure_future(self._ask(name, rdtype))
-        answer = await asyncio.shield(self._asking[key])
+        answer = self._answers.get(key)
+        if answer is not None:
+            return answer
+        waiting = self._asking.get(key)
+        if waiting is not None:  # the same question is in flight: wait for its answer
+            return await asyncio.shield(waiting)
+        mine: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._asking[key] = mine
+        try:
+            answer = await self._ask(name, rdtype)
+        except BaseException:  # cancelled: those waiting get no answer either
+            mine.set_result(Answer(absolute(name), key[1], Status.TIMEOUT,
+                                   detail="no time left to ask"))
+            raise
+        finally:
+            del self._asking[key]
         self._answers[key] = answer
+        mine.set_result(answer)
         return answer
 
     async def _ask(self, name: str, rdtype: str) -> Answer:
         import asyncio
 
-        import dns.exception
-        import dns.flags
-        import dns.name
-        import dns.rcode
-        import dns.rdatatype
-
         qname = absolute(name)
         rdtype = rdtype.upper()
-        try:
-            question = (dns.name.from_text(qname), dns.rdatatype.from_text(rdtype))
-        except (dns.exception.DNSException, ValueError) as exc:
-            return Answer(qname, rdtype, Status.BAD_NAME, detail=str(exc))
+        question = _question(qname, rdtype)
+        if isinstance(question, str):
+            return Answer(qname, rdtype, Status.BAD_NAME, detail=question)
         assert self._slots is not None, "queries run inside Resolver.run()"
         started = time.monotonic()
         outcome = Answer(qname, rdtype, Status.TIMEOUT, detail="no time left to ask")
         async with self._slots:
             for attempt in range(ATTEMPTS_PER_SERVER * len(self.nameservers)):
                 server = self.nameservers[attempt % len(self.nameservers)]
+                if self.rate and not await self._pace():
+                    break
                 remaining = self.deadline.remaining()
                 if remaining <= 0:
                     break
                 self.queries += 1
                 try:
-                    response = await _exchange(question, server,
-                                               min(self.query_timeout, remaining))
-                except (asyncio.TimeoutError, dns.exception.Timeout):  # before OSError
+                    data = await self._exchange(question, server,
+                                                min(self.query_timeout, remaining))
+                    outcome = _outcome(data, question, qname, rdtype, server, started)
+                except asyncio.TimeoutError:  # before OSError, which it is on 3.11
                     outcome = Answer(qname, rdtype, Status.TIMEOUT, server=server)
                     continue
                 except OSError as exc:
@@ -348,68 +368,118 @@ class Resolver:
                     outcome = Answer(qname, rdtype, Status.MALFORMED, server=server,
                                      detail=str(exc) or type(exc).__name__)
                     continue
-                rcode = response.rcode()
-                secure = bool(response.flags & dns.flags.AD)
-                if rcode == dns.rcode.NOERROR:
-                    outcome = replace(_records(response, qname, rdtype, server), secure=secure)
-                    break
-                if rcode == dns.rcode.NXDOMAIN:
-                    outcome = Answer(qname, rdtype, Status.NXDOMAIN, server=server, secure=secure)
-                    break
-                if rcode == dns.rcode.REFUSED:
-                    outcome = Answer(qname, rdtype, Status.REFUSED, server=server)
-                else:
-                    text = dns.rcode.to_text(rcode)
-                    outcome = Answer(qname, rdtype, Status.SERVFAIL, server=server,
-                                     detail="" if text == "SERVFAIL" else f"rcode {text}")
-        return replace(outcome, elapsed=time.monotonic() - started)
+                if outcome.answered:
+                    return outcome
+        return outcome._replace(elapsed=time.monotonic() - started)
 
 
-async def _exchange(question, server: Nameserver, timeout: float):
-    """One question to one server: UDP from a fresh socket (so a fresh source
-    port), TCP when the reply is truncated. Raises on silence or garbage.
+    async def _exchange(self, question: _Question, server: Nameserver,
+                        timeout: float) -> bytes:
+        """One question to one server over the run's UDP sockets, again over
+        TCP when the reply is truncated; the reply's octets. Raises on silence
+        or garbage. It sets the AD bit, which asks a validating resolver to
+        say whether it validated the answer (RFC 6840 5.7)."""
+        if server not in self._channels:
+            from check_mail.dnschannel import Channel
 
-    The query is written by hand and the socket is connected, which costs a
-    fraction of a general-purpose message and datagram endpoint per query;
-    dnspython parses the reply. It sets the AD bit, which asks a validating
-    resolver to say whether it validated the answer (RFC 6840 5.7).
-    """
+            self._channels[server] = Channel(server.address, server.port)
+        expires = time.monotonic() + timeout
+        flags = RD | dnswire.AD
+        data = await self._channels[server].ask(question.name, question.rdtype, flags, timeout)
+        if not struct.unpack_from("!H", data, 2)[0] & dnswire.TC:
+            return data
+        qid = int.from_bytes(os.urandom(2), "big")
+        data = await _tcp(dnswire.query(qid, question.name, question.rdtype, flags), server,
+                          max(expires - time.monotonic(), 0.001))
+        if not dnswire.answers(data, qid, question.name, question.rdtype):
+            raise ValueError("the TCP reply does not answer the query")
+        return data
+
+    async def _pace(self) -> bool:
+        """Wait for this query's turn at ``rate`` a second (blocklists throttle
+        heavy queriers); False when the turn comes after the deadline."""
+        import asyncio
+
+        now = time.monotonic()
+        turn = max(now, self._next_slot)
+        if turn - now >= self.deadline.remaining():
+            return False
+        self._next_slot = turn + 1 / self.rate
+        if turn > now:
+            await asyncio.sleep(turn - now)
+        return True
+
+
+class _Question(NamedTuple):
+    name: bytes  # in wire form
+    rdtype: int
+
+
+def _question(qname: str, rdtype: str) -> _Question | str:
+    """The question in wire form, or why it cannot be asked. Plain names and
+    common types are encoded here; dnspython does the rest (escapes, rare types)."""
+    name = dnswire.encode_name(qname)
+    code = dnswire.TYPES.get(rdtype)
+    if name is not None and code is not None:
+        return _Question(name, code)
+    import dns.exception
+    import dns.name
+    import dns.rdatatype
+
+    try:
+        return _Question(dns.name.from_text(qname).to_wire() or b"",
+                         dns.rdatatype.from_text(rdtype))
+    except (dns.exception.DNSException, ValueError) as exc:
+        return str(exc)
+
+
+def _outcome(data: bytes, question: _Question, qname: str, rdtype: str,
+             server: Nameserver, started: float) -> Answer:
+    """What a reply says: read by hand for A, AAAA and TXT, by dnspython else."""
+    reply = dnswire.read(data, question.name, question.rdtype)
+    if reply is None:
+        import dns.message
+
+        message = dns.message.from_wire(data)
+        flags, rcode = int(message.flags), int(message.rcode())
+    else:
+        flags, rcode = reply.flags, reply.rcode
+    secure = bool(flags & dnswire.AD)
+    elapsed = time.monotonic() - started
+    if rcode == 0:
+        if reply is None:
+            records, ttl = _records(message, qname, rdtype)
+        else:
+            records, ttl = reply.records, reply.ttl
+        status = Status.ANSWER if records else Status.NODATA
+        return Answer(qname, rdtype, status, records, ttl, server, "", elapsed, secure)
+    if rcode == 3:
+        return Answer(qname, rdtype, Status.NXDOMAIN, server=server, elapsed=elapsed,
+                      secure=secure)
+    if rcode == 5:
+        return Answer(qname, rdtype, Status.REFUSED, server=server, elapsed=elapsed)
+    text = dnswire.RCODES.get(rcode, str(rcode))
+    return Answer(qname, rdtype, Status.SERVFAIL, server=server, elapsed=elapsed,
+                  detail="" if text == "SERVFAIL" else f"rcode {text}")
+
+
+async def _tcp(wire: bytes, server: Nameserver, timeout: float) -> bytes:
+    """The same query over TCP (RFC 7766), for a reply too large for UDP."""
     import asyncio
-    import socket
 
-    import dns.flags
-    import dns.message
+    async def ask() -> bytes:
+        reader, writer = await asyncio.open_connection(server.address, server.port)
+        try:
+            writer.write(struct.pack("!H", len(wire)) + wire)
+            size = struct.unpack("!H", await reader.readexactly(2))[0]
+            return await reader.readexactly(size)
+        finally:
+            writer.close()
 
-    name, rdtype = question
-    qid = int.from_bytes(os.urandom(2), "big")
-    flags = dns.flags.RD | dns.flags.AD
-    wire = struct.pack("!HHHHHH", qid, flags, 1, 0, 0, 0) + name.to_wire() + \
-        struct.pack("!HH", rdtype, 1)
-    loop = asyncio.get_running_loop()
-    expires = time.monotonic() + timeout
-    family = socket.AF_INET6 if ":" in server.address else socket.AF_INET
-    with socket.socket(family, socket.SOCK_DGRAM) as sock:
-        sock.setblocking(False)
-        sock.connect((server.address, server.port))  # only the server's replies reach us
-        await loop.sock_sendall(sock, wire)
-        while True:
-            data = await asyncio.wait_for(loop.sock_recv(sock, 65535),
-                                          max(expires - time.monotonic(), 0.0))
-            try:
-                response = dns.message.from_wire(data, raise_on_truncation=True)
-            except dns.message.Truncated:
-                import dns.asyncquery  # some 60 ms of imports: only when a reply is truncated
-
-                request = dns.message.make_query(name, rdtype, flags=flags)
-                request.id = qid
-                return await dns.asyncquery.tcp(request, server.address,
-                                                max(expires - time.monotonic(), 0.001),
-                                                port=server.port)
-            asked = response.question[0] if response.question else None
-            if response.id == qid and response.flags & dns.flags.QR and asked is not None \
-                    and asked.name == name and asked.rdtype == rdtype:
-                return response
-            # Not the answer to this query: keep listening until the time is up.
+    try:
+        return await asyncio.wait_for(ask(), timeout)
+    except asyncio.IncompleteReadError:
+        raise ConnectionResetError("the TCP reply was cut short") from None
 
 
 def _socket_budget() -> int:
@@ -423,8 +493,9 @@ def _socket_budget() -> int:
     return 1 << 16 if soft == resource.RLIM_INFINITY else max(1, soft - 32)
 
 
-def _records(response, qname: str, rdtype: str, server: Nameserver) -> Answer:
-    """Follow the CNAME chain inside the answer section to the asked type."""
+def _records(response, qname: str, rdtype: str) -> tuple[tuple[str, ...], int | None]:
+    """Follow the CNAME chain inside the answer section to the asked type: its
+    records and TTL (none: no data)."""
     import dns.name
     import dns.rdataclass
     import dns.rdatatype
@@ -435,13 +506,12 @@ def _records(response, qname: str, rdtype: str, server: Nameserver) -> Answer:
     for _ in range(16):  # CNAME chains longer than this are a loop
         rrset = response.get_rrset(response.answer, name, dns.rdataclass.IN, wanted)
         if rrset is not None:
-            return Answer(qname, rdtype, Status.ANSWER, tuple(_text(r) for r in rrset),
-                          ttl=rrset.ttl, server=server)
+            return tuple(_text(r) for r in rrset), rrset.ttl
         alias = response.get_rrset(response.answer, name, dns.rdataclass.IN, cname)
         if alias is None:
             break
         name = alias[0].target
-    return Answer(qname, rdtype, Status.NODATA, server=server)
+    return (), None
 
 
 def _text(rdata) -> str:
