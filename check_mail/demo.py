@@ -33,6 +33,7 @@ def commands(domain: sim.SimulatedDomain) -> list[tuple[list[str], int]]:
         (["check_rbl", *n, "-H", sim.CLEAN_HOST], 0),
         (["check_rbl", *n, "-H", sim.LISTED_HOST, "-v"], 2),
         (["check_rbl", *n, "-D", sim.DOMAIN, "--selftest"], 0),
+        (["check_rbl", *n, "--hosts-file", str(files / "networks.txt"), "-v"], 2),
         (["check_ptr", *n, "-H", sim.CLEAN_HOST, "-v"], 0),
         (["check_ptr", *n, "-H", sim.LISTED_HOST], 1),
         (["check_ptr", *n, "-H", sim.SMTP_HOST, "--smtp", "-p", port, "-v"], 0),
@@ -105,7 +106,7 @@ def serve(dns_port: int = DNS_PORT, smtp_port: int = SMTP_PORT, files: Path = FI
               f"  HTTPS {sim.SMTP_ADDRESS}:{domain.https_port} (mta-sts.{sim.DOMAIN})\t\t"
               f"give check_tls: --mta-sts-port {domain.https_port}\n"
               f"  files {files}: signed.eml, altered.eml, newsletter.eml, rsa2026.pem, "
-              f"old-rsa2026.pem, ca.pem, relay.password\n"
+              f"old-rsa2026.pem, ca.pem, relay.password, networks.txt\n"
               f"try:  check_rbl -n {ns} -H {sim.LISTED_HOST} -v", flush=True)
         while not stop.wait(1.0):  # woken by the signal handlers above
             pass

@@ -13,9 +13,9 @@ import configparser
 import enum
 import functools
 import ipaddress
+import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from typing import NamedTuple
 
 from check_mail.dns import (
     Answer,
@@ -28,7 +28,8 @@ from check_mail.dns import (
 )
 from check_mail.outcome import Word
 
-DEFAULT_ZONES_FILE = Path(__file__).with_name("data") / "dnsbl-zones.ini"
+# os.path, not pathlib: pathlib and what it imports cost a check_rbl run 3 ms.
+DEFAULT_ZONES_FILE = os.path.join(os.path.dirname(__file__), "data", "dnsbl-zones.ini")
 ZONES_FILE_LIMIT = 1 << 20  # octets: a thousand zones take a tenth of this
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 Network = ipaddress.IPv4Network
@@ -75,9 +76,11 @@ class ZoneError(ValueError):
     """A zone name, zones file or key that cannot be used."""
 
 
-@dataclass(frozen=True)
-class Zone:
-    """One blocklist and how to read its answers."""
+class Zone(NamedTuple):
+    """One blocklist and how to read its answers.
+
+    (This module's records are NamedTuples: every check_rbl run builds them,
+    and dataclasses cost that run some milliseconds to define.)"""
 
     name: str  # as shown; a keyed zone keeps "{key}" here so no output shows the secret
     families: frozenset[Family] = frozenset((Family.IPV4, Family.IPV6))
@@ -113,8 +116,7 @@ class Zone:
         return "::ffff:7f00:2", "::ffff:7f00:1"
 
 
-@dataclass(frozen=True)
-class Lookup:
+class Lookup(NamedTuple):
     """One item (address or domain) looked up in one zone."""
 
     item: str
@@ -127,8 +129,7 @@ class Lookup:
     elapsed: float = 0.0
 
 
-@dataclass(frozen=True)
-class ZoneOutcome:
+class ZoneOutcome(NamedTuple):
     """A zone's verdict over all items: listed beats error beats clean."""
 
     zone: Zone
@@ -138,8 +139,7 @@ class ZoneOutcome:
     selftest: str = ""  # why the self-test failed
 
 
-@dataclass(frozen=True)
-class Report:
+class Report(NamedTuple):
     items: tuple[str, ...]
     zones: tuple[ZoneOutcome, ...]
     queries: int = 0
@@ -155,6 +155,15 @@ class Report:
     def with_verdict(self, verdict: Verdict) -> list[ZoneOutcome]:
         return [z for z in self.usable if z.verdict is verdict]
 
+    def listings(self) -> dict[str, list[Lookup]]:
+        """Each listed item and its listings, items in their order (usable zones)."""
+        found: dict[str, list[Lookup]] = {}
+        for outcome in self.with_verdict(Verdict.LISTED):
+            for lk in outcome.lookups:
+                if lk.verdict is Verdict.LISTED:
+                    found.setdefault(lk.item, []).append(lk)
+        return {item: found[item] for item in self.items if item in found}
+
     @property
     def listed_items(self) -> list[str]:
         listed = {lk.item for z in self.with_verdict(Verdict.LISTED) for lk in z.lookups
@@ -162,6 +171,7 @@ class Report:
         return [item for item in self.items if item in listed]
 
 
+@functools.lru_cache(maxsize=8192)
 def family(item: str) -> Family:
     try:
         return Family.IPV4 if ipaddress.ip_address(item).version == 4 else Family.IPV6
@@ -169,8 +179,7 @@ def family(item: str) -> Family:
         return Family.DOMAIN
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(NamedTuple):
     """What one A answer of a zone says."""
 
     verdict: Verdict
@@ -240,11 +249,23 @@ def check(resolver: Resolver, items: Sequence[str], zones: Sequence[Zone], *,
           with_selftest: bool = False) -> Report:
     """Look every item up in every zone that serves its family, all at once."""
 
+    async def every_lookup() -> list[list[Lookup]]:
+        """As many workers as queries may be in flight, each taking the next
+        lookup: a range's thousands of lookups never all wait at once."""
+        jobs = iter([(z, i) for z, zone in enumerate(zones) for i, item in enumerate(items)
+                     if zone.serves(item)])
+        found: list[dict[int, Lookup]] = [{} for _ in zones]
+
+        async def worker() -> None:
+            for z, i in jobs:  # one iterator for all: each job is taken once
+                found[z][i] = await lookup(resolver, zones[z], items[i])
+
+        await _gather(*(worker() for _ in range(max(1, min(resolver.max_in_flight,
+                                                           len(zones) * len(items))))))
+        return [[by_item[i] for i in sorted(by_item)] for by_item in found]
+
     async def run() -> tuple[list[list[Lookup]], list[str]]:
-        lookups = _gather(*(
-            _gather(*(lookup(resolver, zone, item) for item in items if zone.serves(item)))
-            for zone in zones
-        ))
+        lookups = every_lookup()
         tests = _gather(*(selftest(resolver, zone) for zone in zones)) if with_selftest else None
         if tests is None:
             return await lookups, [""] * len(zones)
@@ -275,7 +296,7 @@ def valid_zone_name(name: str) -> bool:
     return "." in name.strip(".") and valid_name(name.replace("{key}", "key"))
 
 
-def load_zones(path: Path | str = DEFAULT_ZONES_FILE) -> list[Zone]:
+def load_zones(path: str | os.PathLike[str] = DEFAULT_ZONES_FILE) -> list[Zone]:
     """Read a zones file (INI; see the shipped data/dnsbl-zones.ini)."""
     from check_mail import files
 
@@ -288,7 +309,7 @@ def load_zones(path: Path | str = DEFAULT_ZONES_FILE) -> list[Zone]:
     zones = []
     for name in parser.sections():
         try:
-            zones.append(_zone(name, parser[name]))
+            zones.append(_zone(name, dict(parser.items(name))))
         except ValueError as exc:
             raise ZoneError(f"zones file {path}, [{name}]: {exc}") from None
     if not zones:
@@ -301,7 +322,7 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _zone(name: str, entry: configparser.SectionProxy) -> Zone:
+def _zone(name: str, entry: dict[str, str]) -> Zone:
     name = name.strip().lower().rstrip(".")
     if not valid_zone_name(name):
         raise ValueError("not a valid zone name")
@@ -363,12 +384,11 @@ def zone_for(name: str, known: Iterable[Zone]) -> Zone:
     return Zone(name=name, errors=_codes(COMMON_ERRORS))
 
 
-@dataclass(frozen=True)
-class ZoneSelection:
+class ZoneSelection(NamedTuple):
     """The zones to ask, and the keyed ones left out for want of a key."""
 
     zones: list[Zone]
-    skipped: list[Zone] = field(default_factory=list)
+    skipped: list[Zone]
 
 
 def select(zones: Sequence[Zone], keys: dict[str, str]) -> ZoneSelection:
@@ -383,7 +403,7 @@ def select(zones: Sequence[Zone], keys: dict[str, str]) -> ZoneSelection:
         elif zone.key in keys:
             if not valid_name(keys[zone.key]) or "." in keys[zone.key]:
                 raise ZoneError(f"the key for {zone.key} is not a valid DNS label")
-            chosen.append(replace(zone, secret=keys[zone.key]))
+            chosen.append(zone._replace(secret=keys[zone.key]))
         else:
             skipped.append(zone)
     superseded = {name for zone in chosen for name in zone.replaces}

@@ -32,9 +32,9 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import nagiosplugin
-from nagiosplugin import Check, Metric, Results
+from nagiosplugin import Check, CheckError, Metric, Results
 
-from check_mail import __version__
+from check_mail import version_line
 from check_mail.deadline import Deadline
 from check_mail.outcome import Finding, Level
 from check_mail.text import printable
@@ -42,7 +42,7 @@ from check_mail.text import printable
 if TYPE_CHECKING:
     from check_mail.dns import Nameserver, Resolver
 
-__all__ = ["Check", "Finding", "Level", "Metric", "Results"]
+__all__ = ["Check", "CheckError", "Finding", "Level", "Metric", "Results"]
 
 UNKNOWN = 3
 DEFAULT_TIMEOUT = 10.0
@@ -119,6 +119,13 @@ def port(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 65536:
         raise ValueError(f"{text!r} is not a port (1-65535)")
     return int(text)
+
+
+def rate_value(text: str) -> float:
+    """Queries a second: a plain number, 0 for no limit."""
+    if not _DECIMAL.match(text) or float(text) > 1e6:
+        raise ValueError(f"{text!r} is not a number of queries a second")
+    return float(text)
 
 
 def threshold(text: str) -> nagiosplugin.Range:
@@ -213,7 +220,7 @@ class Parser(argparse.ArgumentParser):
         self.plugin_name = name
         self.add_argument("-h", "--help", action="help", help="show this help and exit (3)")
         self.add_argument("-V", "--version", action="version",
-                          version=f"{prog} (check-mail) {__version__}",
+                          version=version_line(prog),
                           help="show the version and exit (3)")
         self.add_argument("-v", "--verbose", action="count", default=0,
                           help=f"long output: {verbose}; -vvv adds tracebacks")
@@ -258,7 +265,8 @@ class Parser(argparse.ArgumentParser):
         family.add_argument("-6", "--ipv6", dest="family", action="store_const", const=6,
                             help="check IPv6 addresses only")
 
-    def add_dns_options(self, workers: int = 256) -> None:
+    def add_dns_options(self, workers: int = 256, rate: str = "") -> None:
+        """-n, --query-timeout, --workers; and --rate when ``rate`` words its default."""
         group = self.add_argument_group("DNS")
         group.add_argument("-n", "--nameserver", action="append", type=option_type(nameserver),
                            metavar="ADDR[:PORT]",
@@ -270,6 +278,10 @@ class Parser(argparse.ArgumentParser):
                                 "(default %(default)g); -t bounds the whole run")
         group.add_argument("--workers", type=option_type(positive_int), default=workers,
                            metavar="N", help="queries in flight at once (default %(default)s)")
+        if rate:
+            group.add_argument("--rate", type=option_type(rate_value), metavar="N",
+                               help=f"ask at most N queries a second; 0 for no limit "
+                                    f"(default {rate})")
 
     def add_smtp_options(self, starttls: bool | None = None) -> argparse._ArgumentGroup:
         """-p and --helo, and --starttls/--no-starttls with the given default
@@ -353,7 +365,8 @@ class Resource(nagiosplugin.Resource):
 
         args = self.args
         return Resolver(args.nameserver, deadline=self.deadline,
-                        query_timeout=args.query_timeout, max_in_flight=args.workers)
+                        query_timeout=args.query_timeout, max_in_flight=args.workers,
+                        rate=getattr(args, "rate", None) or 0.0)
 
     def host_addresses(self, host: str, family: int | None) -> list[str]:
         """The addresses behind -H: the address itself, or every A and AAAA of a
@@ -368,13 +381,13 @@ class Resource(nagiosplugin.Resource):
             return [host]
         found = self.resolver.addresses(host, family)
         if found.failures:
-            raise nagiosplugin.CheckError(
+            raise CheckError(
                 f"cannot resolve {host}: {failed_lookups(found.failures, about=host)}")
         if all(a.status is Status.NXDOMAIN for a in found.answers):
-            raise nagiosplugin.CheckError(f"{host} does not exist (NXDOMAIN)")
+            raise CheckError(f"{host} does not exist (NXDOMAIN)")
         if not found.addresses:
             kind = family_name(family)
-            raise nagiosplugin.CheckError(f"{host} has no {kind + ' ' if kind else ''}address")
+            raise CheckError(f"{host} has no {kind + ' ' if kind else ''}address")
         if found.dropped:
             self.capped(f"{host} has {len(found.found)} addresses; only the first "
                         f"{len(found.addresses)} are checked")

@@ -207,10 +207,24 @@ def test_host_lookup_failure(nameserver, zones):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    ([], "give -H HOST, -D DOMAIN or both"),
+    ([], "give -H HOST, -D DOMAIN or both (or --hosts-file)"),
     (["-H", "999.1.1.1"],
-     "argument -H/--host: '999.1.1.1' is neither an IP address nor a hostname"),
-    (["-H", "bad host"], "argument -H/--host: 'bad host' is neither an IP address nor a hostname"),
+     "argument -H/--host: '999.1.1.1' is neither an IP address, a network nor a hostname"),
+    (["-H", "bad host"],
+     "argument -H/--host: 'bad host' is neither an IP address, a network nor a hostname"),
+    (["-H", "203.0.113.0/33"], "argument -H/--host: '203.0.113.0/33' is not a network: /33 is "
+                               "too long"),
+    (["-H", "203.0.113.0/x"], "argument -H/--host: '203.0.113.0/x' is not a network (such as "
+                              "203.0.113.0/24)"),
+    (["-H", "10.0.0.0/8"], "16777216 addresses to check, more than --max-addresses 4096: a "
+                           "typo in a prefix length?"),
+    (["-H", "203.0.113.0/24", "--max-addresses", "100"],
+     "256 addresses to check, more than --max-addresses 100: a typo in a prefix length?"),
+    (["--hosts-file", "/nonexistent"], "--hosts-file /nonexistent: No such file or directory"),
+    (["-H", "203.0.113.0/24", "-s", "bl.example.net", "-t", "2"],
+     "256 queries at --rate 100 a second take 3 s, more than -t 2 allows: raise -t or --rate"),
+    (["-H", "203.0.113.0/24", "--rate", "fast"],
+     "argument --rate: 'fast' is not a number of queries a second"),
     (["-H", "2001:db8::1", "-4"], "-H 2001:db8::1 is not an IPv4 address"),
     (["-D", "192.0.2.1"], "argument -D/-U/--domain: '192.0.2.1' is not a domain name"),
     (["-H", "192.0.2.1", "-s", "bad zone"], "invalid zone 'bad zone'"),
@@ -301,3 +315,79 @@ def test_a_host_with_thousands_of_addresses_is_capped(nameserver, zones):
                              "are checked")
     asked = [q for q in nameserver.log if q.name.endswith(".bl.example.net.")]
     assert len(asked) == 32
+
+
+# -- networks and hosts files -------------------------------------------------------
+
+RANGE_ZONES = ["-s", "bl.example.net", "-s", "dnsbl.example.org"]
+
+
+def listed_in(nameserver, address: str, *zones: str) -> None:
+    for zone in zones:
+        nameserver.add(f"{reverse_labels(address)}.{zone}", "A", "127.0.0.2")
+
+
+def test_a_network_is_judged_by_its_worst_address(nameserver):
+    listed_in(nameserver, "203.0.113.7", "bl.example.net", "dnsbl.example.org")
+    listed_in(nameserver, "203.0.113.9", "bl.example.net")
+    run = rbl(nameserver, "-H", "203.0.113.0/28", *RANGE_ZONES, "--rate", "0", "-v")
+    assert run.returncode == 2
+    assert run.lines[:3] == [
+        "RBL CRITICAL - 2 of 16 addresses listed: 203.0.113.7 on 2 zones (bl.example.net, "
+        "dnsbl.example.org), 203.0.113.9 on 1 zone (bl.example.net)",
+        "203.0.113.7 listed on 2 zones: bl.example.net, dnsbl.example.org",
+        "203.0.113.9 listed on 1 zone: bl.example.net",
+    ]
+    assert run.lines[3].startswith("| addresses=16;;;0 errors=0;;~:0;0;2 "
+                                   "listed_addresses=2;;;0;16 max_listed=2;0;1;0;2 "
+                                   "queries=35;;;0 time=")
+    assert len(nameserver.log) == 32 + 3  # one A per address and zone, and the listings' TXT
+
+
+def test_one_listed_address_in_a_range_warns(nameserver):
+    listed_in(nameserver, "2001:db8::5", "dnsbl.example.org")
+    run = rbl(nameserver, "-H", "2001:db8::/124", *RANGE_ZONES)
+    assert run.returncode == 1
+    assert run.first.startswith("RBL WARNING - 1 of 16 addresses listed: 2001:db8::5 on 1 zone "
+                                "(dnsbl.example.org) |")
+
+
+def test_a_clean_range(nameserver):
+    run = rbl(nameserver, "-H", "203.0.113.0/30", *RANGE_ZONES)
+    assert run.returncode == 0
+    assert run.first.startswith("RBL OK - 4 addresses (203.0.113.0/30) not listed on 2 zones |")
+
+
+def test_a_hosts_file(nameserver, tmp_path):
+    nameserver.add("mail.example.org", "A", "198.51.100.25")
+    nameserver.add("mail.example.org", "AAAA", "2001:db8::25")
+    listed_in(nameserver, "198.51.100.25", "bl.example.net")
+    hosts = tmp_path / "hosts.txt"
+    hosts.write_text("# our customers\n203.0.113.0/30\n\n192.0.2.1   # the old relay\n"
+                     "mail.example.org\n203.0.113.2\n")
+    run = rbl(nameserver, "--hosts-file", str(hosts), *RANGE_ZONES, "-v")
+    assert run.returncode == 1
+    assert run.lines[0] == ("RBL WARNING - 1 of 7 addresses listed: 198.51.100.25 on 1 zone "
+                            "(bl.example.net)")
+    only_v4 = rbl(nameserver, "--hosts-file", str(hosts), *RANGE_ZONES, "-4")
+    assert "addresses=6;" in only_v4.first
+
+
+def test_a_bad_line_in_a_hosts_file_is_named(nameserver, tmp_path):
+    hosts = tmp_path / "hosts.txt"
+    hosts.write_text("203.0.113.0/30\nnot a host\n")
+    run = rbl(nameserver, "--hosts-file", str(hosts), *RANGE_ZONES)
+    assert run.returncode == 3
+    assert run.first == (f"RBL UNKNOWN - --hosts-file {hosts}, line 2: 'not a host' is neither "
+                         "an IP address, a network nor a hostname")
+
+
+def test_the_rate_spaces_the_queries(nameserver):
+    """--rate 40 for 32 queries: the nameserver sees them arrive over 0.75 s at
+    least, never more than a few in any tenth of a second."""
+    run = rbl(nameserver, "-H", "203.0.113.0/28", *RANGE_ZONES, "--rate", "40")
+    assert run.returncode == 0, run.stdout
+    arrivals = sorted(query.at for query in nameserver.log)
+    assert len(arrivals) == 32
+    assert arrivals[-1] - arrivals[0] >= 31 / 40 * 0.95
+    assert max(sum(1 for t in arrivals if start <= t < start + 0.1) for start in arrivals) <= 5

@@ -27,6 +27,7 @@ object Host "monitor.example.org" {
     spf_ips = [ "192.0.2.25", "2001:db8::25" ]
   }
   vars.mail_domains["example.net"] = { }
+  vars.mail_networks = [ "203.0.113.0/24", "2001:db8:1::/120" ]
 }
 """
 
@@ -38,8 +39,8 @@ def test_commands_and_apply_rules_validate_with_the_real_icinga2(tmp_path):
                       f'include "{ICINGA}/check-mail-services.conf"\n' + HOSTS)
     output = icinga2_check(config, tmp_path)
     # mail.example.org: rbl, ptr, postmaster, relay, tls;
-    # monitor: spf x2, dmarc x2, dkim x1, postmaster x2, tls x2
-    assert "Instantiated 14 Services" in output
+    # monitor: spf x2, dmarc x2, dkim x1, postmaster x2, tls x2, rbl x2 (networks)
+    assert "Instantiated 16 Services" in output
     complaints = [line for line in output.splitlines()
                   if "warning/" in line or "critical/" in line]
     assert [line for line in complaints if "mail" in line or str(ICINGA) in line] == []
@@ -86,7 +87,7 @@ def test_the_commands_work_from_a_global_zone(tmp_path):
                       'object Zone "global-templates" { global = true }\n'
                       f'include_zones "check-mail", "{tmp_path}/zones.d"\n')
     output = icinga2_check(config, tmp_path)
-    assert "Instantiated 14 Services" in output
+    assert "Instantiated 16 Services" in output
 
 
 def test_nagios_definitions_validate_with_the_real_nagios4():

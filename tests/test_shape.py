@@ -20,7 +20,7 @@ CHECKS = ("rbl", "ptr", "postmaster", "spf", "dkim", "relay", "dmarc", "tls")
 def test_the_executable_is_a_stub_calling_the_check(name):
     code = [line for line in (ROOT / "plugins" / f"check_{name}").read_text().splitlines()
             if line.strip() and not line.startswith(("#", '"""'))]
-    assert code == [f"from check_mail.checks.{name} import main", "main()"]
+    assert code == ["from check_mail.checks import run", f'run("{name}")']
 
 
 @pytest.mark.parametrize("name", CHECKS)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from check_mail import plugin
 from check_mail.deadline import Deadline
@@ -23,15 +23,28 @@ if TYPE_CHECKING:
 
 KEYS_VARIABLE = "CHECK_MAIL_RBL_KEYS"
 
-EPILOG = """\
-thresholds count the zones that list the host (or domain):
+RANGE_RATE = 100  # queries a second for a range, unless --rate says otherwise
+MAX_ADDRESSES = 4096
+HOSTS_FILE_LIMIT = 1 << 20  # octets: 4096 addresses take a twentieth of this
+
+EPILOG = f"""\
+thresholds count the zones that list the host (or domain); for a network or
+a hosts file, the zones that list each address, and the worst address sets
+the state:
   default -w 0 -c 1: one listing warns, two are critical.
+
+A network or a hosts file asks addresses x zones questions: /24 against 18
+zones is 4608. They go at --rate {RANGE_RATE} a second unless told otherwise (blocklists
+throttle heavy queriers), so give -t the time (46 s here), and ask through a
+caching resolver of your own.
 
 examples:
   check_rbl -H mail.example.org
   check_rbl -H 192.0.2.25 -s zen.spamhaus.org -s bl.spamcop.net -v
   check_rbl -H mail.example.org -D example.org --key-file /etc/check-mail/rbl.keys
   check_rbl -H mail.example.org --selftest -n 127.0.0.1
+  check_rbl -H 203.0.113.0/24 -t 120 -n 127.0.0.1
+  check_rbl --hosts-file /etc/check-mail/customers.txt --rate 200 -t 300
 """
 
 
@@ -40,8 +53,16 @@ def parser() -> plugin.Parser:
                       verbose="one line per listing (codes, their meaning, the TXT reason, "
                               "the delisting URL), per failed or unusable zone; -vv adds the "
                               "clean zones and the zones skipped for want of a key")
-    p.add_host_option("IP address or hostname of the mail server; "
-                      "every A and AAAA address is checked")
+    p.add_argument("-H", "--host", type=plugin.option_type(target), metavar="HOST",
+                   help="IP address or hostname of the mail server, every A and AAAA "
+                        "address of which is checked; or a network such as 203.0.113.0/24")
+    p.add_argument("--hosts-file", metavar="FILE",
+                   help="check the addresses, hostnames and networks in FILE, one a line "
+                        "(# comments)")
+    p.add_argument("--max-addresses", type=plugin.option_type(plugin.positive_int),
+                   default=MAX_ADDRESSES, metavar="N",
+                   help="UNKNOWN rather than check more addresses than this in one run "
+                        "(default %(default)s)")
     p.add_domain_option("also check this sending domain on the domain blocklists (Spamhaus "
                         "DBL, SURBL, URIBL)",
                         required=False, flags=("-D", "-U", "--domain"))
@@ -66,8 +87,22 @@ def parser() -> plugin.Parser:
     zones.add_argument("--selftest", action="store_true",
                        help="ask each zone for its RFC 5782 test entries and leave out "
                             "zones that fail (dead or listing everything)")
-    p.add_dns_options()
+    p.add_dns_options(rate=f"{RANGE_RATE} for a network or a hosts file, else unlimited")
     return p
+
+
+def target(text: str) -> Any:
+    """-H: an address, a hostname or a network (check_mail.addresses)."""
+    from check_mail import addresses
+
+    return addresses.parse(text, "-H")
+
+
+def is_range(args: argparse.Namespace) -> bool:
+    """A network or a hosts file: addresses judged one by one, the worst counts."""
+    host = args.host
+    return bool(args.hosts_file) or bool(
+        host and host.network is not None and host.network.num_addresses > 1)
 
 
 class Blocklists(plugin.Resource):
@@ -84,23 +119,82 @@ class Blocklists(plugin.Resource):
 
         args = self.args
         items = []
-        if args.host:
-            self.addresses = self.host_addresses(args.host, args.family)
+        if is_range(args):
+            self.addresses = self.range_addresses()
+            items.extend(self.addresses)
+        elif args.host:
+            self.addresses = self.host_addresses(args.host.text, args.family)
             items.extend(self.addresses)
         if args.domain:
             items.append(args.domain)
+        self.check_pace(items)
         self.report = dnsbl.check(self.resolver, items, self.zones,
                                   with_selftest=args.selftest)
         usable = self.report.usable
-        listed = len(self.report.with_verdict(dnsbl.Verdict.LISTED))
         errors = len(self.report.with_verdict(dnsbl.Verdict.ERROR))
-        yield plugin.Metric("listed", listed, min=0, max=len(usable), context="listed")
+        if is_range(args):
+            listings = self.report.listings()
+            worst = max((len(found) for found in listings.values()), default=0)
+            yield plugin.Metric("max_listed", worst, min=0, max=len(usable), context="listed")
+            yield plugin.Metric("addresses", len(items), min=0, context="measure")
+            yield plugin.Metric("listed_addresses", len(listings), min=0, max=len(items),
+                                context="measure")
+            yield plugin.Metric("queries", self.resolver.queries, min=0, context="measure")
+        else:
+            listed = len(self.report.with_verdict(dnsbl.Verdict.LISTED))
+            yield plugin.Metric("listed", listed, min=0, max=len(usable), context="listed")
         yield plugin.Metric("errors", errors, min=0, max=len(usable), context="errors")
-        yield plugin.Metric("zones", len(usable), min=0, context="zones")
+        yield plugin.Metric("zones", len(usable), min=0, context="measure")
         if not usable:  # every zone failed its self-test: we know nothing
             yield plugin.Metric("usable", [Finding(Level.UNKNOWN, "no usable zone")],
                                 context="usable")
         yield from self.finish()
+
+    def range_addresses(self) -> list[str]:
+        """Every address of -H and --hosts-file (hostnames resolved), one family
+        with -4/-6; more than --max-addresses is refused before any is asked."""
+        from check_mail import addresses
+        from check_mail.dns import failed_lookups
+
+        args = self.args
+        entries = [args.host] if args.host else []
+        if args.hosts_file:
+            data = plugin.read_input(args.hosts_file, "--hosts-file", HOSTS_FILE_LIMIT)
+            try:
+                entries += addresses.read(data.decode("utf-8", "replace"),
+                                          f"--hosts-file {args.hosts_file}")
+            except ValueError as exc:
+                raise plugin.UsageError(str(exc)) from None
+        self.too_many(addresses.size(entries))
+        found = [a for a in addresses.expand(entries)
+                 if not args.family or (":" in a) == (args.family == 6)]
+        names = [e.hostname for e in entries if e.hostname]
+        for host in self.resolver.run_all(self.resolver.host_addresses(name, args.family)
+                                          for name in names):
+            if host.failures:
+                raise plugin.CheckError(f"cannot resolve {host.host.rstrip('.')}: "
+                                              f"{failed_lookups(host.failures)}")
+            found += [a for a in host.addresses if a not in found]
+        self.too_many(len(found))
+        if not found:
+            kind = {4: "IPv4 ", 6: "IPv6 "}.get(args.family or 0, "")
+            raise plugin.UsageError(f"no {kind}address to check")
+        return found
+
+    def too_many(self, total: int) -> None:
+        if total > self.args.max_addresses:
+            raise plugin.UsageError(f"{total} addresses to check, more than --max-addresses "
+                                    f"{self.args.max_addresses}: a typo in a prefix length?")
+
+    def check_pace(self, items: list[str]) -> None:
+        """Refuse up front a run that --rate cannot finish within -t."""
+        rate = self.resolver.rate
+        queries = sum(zone.serves(item) for zone in self.zones for item in items)
+        if rate and queries / rate > self.deadline.remaining():
+            raise plugin.UsageError(
+                f"{queries} queries at --rate {plugin.number(rate)} a second take "
+                f"{queries / rate:.0f} s, more than -t {plugin.number(self.args.timeout)} "
+                "allows: raise -t or --rate")
 
 
 class Wording(plugin.Summary):
@@ -130,7 +224,9 @@ class Wording(plugin.Summary):
         if not usable:
             return (f"cannot tell whether {self._target()} is listed: none of the "
                     f"{count(len(report.unusable), 'zone')} passed its self-test")
-        if listed:
+        if listed and is_range(self.resource.args):
+            line = self._range_listings(report)
+        elif listed:
             names = _some([z.zone.name for z in listed])
             line = (f"{', '.join(report.listed_items)} listed on {len(listed)} of "
                     f"{count(usable, 'zone')} ({names})")
@@ -147,13 +243,27 @@ class Wording(plugin.Summary):
             line += f"; {count(len(report.unusable), 'zone')} unusable"
         return "; ".join([line, *(f.text for f in self.resource.limits)])
 
+    def _range_listings(self, report: Report) -> str:
+        """"3 of 256 addresses listed: 203.0.113.7 on 2 zones (a, b), ...", worst first."""
+        listings = report.listings()
+        worst = sorted(listings.items(), key=lambda pair: -len(pair[1]))
+        shown = [f"{item} on {count(len(found), 'zone')} ({_some([lk.zone for lk in found], 3)})"
+                 for item, found in worst[:3]]
+        more = f" and {len(worst) - 3} more" if len(worst) > 3 else ""
+        return (f"{len(listings)} of {count(len(report.items), 'address', 'addresses')} "
+                f"listed: {', '.join(shown)}{more}")
+
     def _target(self) -> str:
         args, addresses = self.resource.args, self.resource.addresses
         parts = []
-        if args.host and addresses != [args.host]:
-            parts.append(f"{args.host} ({_some(addresses)})")
+        if is_range(args):
+            given = [x for x in (args.host.text if args.host else "", args.hosts_file) if x]
+            parts.append(f"{count(len(addresses), 'address', 'addresses')} "
+                         f"({', '.join(given)})")
+        elif args.host and addresses != [args.host.text]:
+            parts.append(f"{args.host.text} ({_some(addresses)})")
         elif args.host:
-            parts.append(args.host)
+            parts.append(args.host.text)
         if args.domain:
             parts.append(args.domain)
         return " and ".join(parts)
@@ -164,8 +274,13 @@ class Wording(plugin.Summary):
         report = self.resource.report
         if report is None:
             return []
-        lines = []
-        for outcome in report.zones:
+        verbose, lines = self.resource.args.verbose, []
+        ranged = is_range(self.resource.args)
+        if ranged:
+            lines += [f"{item} listed on {count(len(found), 'zone')}: "
+                      f"{', '.join(lk.zone for lk in found)}"
+                      for item, found in report.listings().items()]
+        for outcome in report.zones if not ranged or verbose >= 2 else ():
             zone = outcome.zone
             if not outcome.usable:
                 lines.append(f"{zone.name}: unusable, {outcome.selftest}")
@@ -183,14 +298,14 @@ class Wording(plugin.Summary):
                     lines.append(line)
                 elif lk.verdict is dnsbl.Verdict.ERROR:
                     lines.append(f"{lk.item} on {zone.name}: error, {lk.reason}")
-                elif self.resource.args.verbose >= 2:
+                elif verbose >= (3 if ranged else 2):
                     note = f" ({lk.reason})" if lk.reason else ""
                     lines.append(f"{lk.item} on {zone.name}: clean{note}")
         public = dnsbl.public_resolvers(self.resource.resolver.nameservers)
         if public:
             lines.append(f"warning: the resolver {', '.join(public)} is public; Spamhaus and "
                          "other blocklists refuse or limit such resolvers, use your own")
-        if self.skipped and self.resource.args.verbose >= 2:
+        if self.skipped and verbose >= 2:
             lines.append("skipped, no --key given: " + ", ".join(z.name for z in self.skipped))
         return lines
 
@@ -244,7 +359,7 @@ def zones_for(args: argparse.Namespace) -> tuple[list[Zone], list[Zone]]:
     except dnsbl.ZoneError as exc:
         raise plugin.UsageError(str(exc)) from None
     wanted = {dnsbl.Family.DOMAIN} if args.domain else set()
-    if args.host:
+    if args.host or args.hosts_file:
         wanted |= {dnsbl.Family.IPV4, dnsbl.Family.IPV6}
     zones = [z for z in selection.zones if z.families & wanted]
     skipped = [z for z in selection.skipped if z.families & wanted]
@@ -255,8 +370,10 @@ def zones_for(args: argparse.Namespace) -> tuple[list[Zone], list[Zone]]:
 
 
 def build(args: argparse.Namespace, deadline: Deadline) -> plugin.Check:
-    if not args.host and not args.domain:
-        raise plugin.UsageError("give -H HOST, -D DOMAIN or both")
+    if not args.host and not args.domain and not args.hosts_file:
+        raise plugin.UsageError("give -H HOST, -D DOMAIN or both (or --hosts-file)")
+    if args.rate is None and is_range(args):
+        args.rate = RANGE_RATE
     zones, skipped = zones_for(args)
     resource = Blocklists(args, deadline, zones)
     return plugin.check(
@@ -264,7 +381,7 @@ def build(args: argparse.Namespace, deadline: Deadline) -> plugin.Check:
         plugin.Threshold("listed", args.warning, args.critical),
         plugin.Limit("errors", args.max_errors, "too many zones failed"),
         plugin.Findings("usable"),
-        plugin.Measure("zones"),
+        plugin.Measure("measure"),
         Wording(resource, skipped),
     )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import struct
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ class Query:
     name: str
     rdtype: str
     transport: str  # "udp" or "tcp"
+    at: float = 0.0  # when it arrived (time.monotonic())
 
 
 def _key(name: str) -> str:
@@ -120,7 +122,7 @@ class ScriptedNameserver(BackgroundServer):
             return None, 0.0
         qname = question.name.to_text().lower()
         rdtype = dns.rdatatype.to_text(question.rdtype)
-        self.log.append(Query(qname, rdtype, transport))
+        self.log.append(Query(qname, rdtype, transport, time.monotonic()))
         delay = self.delays.get(qname, self.delay)
         fault = self.faults.get((qname, rdtype)) or self.faults.get((qname, None))
         response = dns.message.make_response(request)

@@ -28,6 +28,8 @@ Cases the README shows, each kept here so that every example can be run:
 - 192.0.2.24 has no PTR; 192.0.2.26's PTR (old.example.net) resolves to
   another address; 192.0.2.27's PTR lookup fails (SERVFAIL);
 - lame.example.net (192.0.2.98): zen.spamhaus.org never answers for it;
+- a provider's range, 192.0.2.100/30: 192.0.2.101 is listed on SpamCop;
+  networks.txt lists the range, mail.example.net and 192.0.2.99;
 - lookups.example.net: an SPF record that needs 10 DNS lookups;
 - broken.example.net (MX smtp.example.net) has postmaster, but no
   hostmaster, and abuse@ is greylisted for good; catchall.example.net (MX
@@ -89,6 +91,14 @@ LISTINGS = {
     "bl.spamcop.net": ("127.0.0.2", "Blocked - see https://www.spamcop.net/bl.shtml?192.0.2.99"),
     "psbl.surriel.com": ("127.0.0.2", "Listed in PSBL, see https://psbl.org/listing?ip=192.0.2.99"),
 }
+# A customer's address in the provider range 192.0.2.100/30, listed on one zone.
+CUSTOMER_LISTED, CUSTOMER_ZONE = "192.0.2.101", "bl.spamcop.net"
+NETWORKS_FILE = """\
+# networks.txt: what a provider watches, one address, network or host a line
+192.0.2.100/30      # customers
+mail.example.net    # our own relay
+192.0.2.99          # the old relay
+"""
 HOSTS = {  # name -> addresses, each with a PTR back to the name unless listed below
     ESP_HOST: (ESP_ADDRESS,),
     CLEAN_HOST: ("192.0.2.25", "2001:db8::25"),
@@ -241,6 +251,7 @@ def populate(server: ScriptedNameserver) -> None:
         name = f"{reverse_labels(LISTED_ADDRESS)}.{zone_name}"
         server.add(name, "A", code)
         server.add(name, "TXT", f'"{reason}"')
+    server.add(f"{reverse_labels(CUSTOMER_LISTED)}.{CUSTOMER_ZONE}", "A", "127.0.0.2")
 
 
 def _listing_code(zone: dnsbl.Zone) -> str:
@@ -261,7 +272,7 @@ class SimulatedDomain:
     HTTPS port.
     The files a user points plugins at (signed.eml, altered.eml,
     newsletter.eml, the private keys, the test CA's certificate ca.pem, the
-    relay user's password relay.password) go into ``files`` (a temporary
+    relay user's password relay.password, networks.txt) go into ``files`` (a temporary
     folder by default).
     """
 
@@ -335,6 +346,7 @@ class SimulatedDomain:
         (self.files / "altered.eml").write_bytes(signed.replace(b"We lost", b"We won"))
         (self.files / "newsletter.eml").write_bytes(newsletter())
         (self.files / "ca.pem").write_bytes(self.ca.pem())
+        (self.files / "networks.txt").write_text(NETWORKS_FILE)
         secret = self.files / "relay.password"
         secret.write_text(self.password + "\n")
         os.chmod(secret, 0o600)
