@@ -12,6 +12,8 @@ import ipaddress
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple, Union
 
+from check_mail import files
+
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
 
@@ -52,16 +54,13 @@ def read(text: str, source: str) -> list[Entry]:
     """A hosts file: one entry a line; blank lines and ``#`` comments (whole
     lines or after an entry) are skipped. A bad line raises ValueError
     naming it."""
-    entries = []
-    for number, line in enumerate(text.splitlines(), 1):
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
+    found = []
+    for number, line in files.entries(text):
         try:
-            entries.append(parse(line, f"{source}, line {number}"))
+            found.append(parse(line, f"{source}, line {number}"))
         except ValueError as exc:
             raise ValueError(f"{source}, line {number}: {exc}") from None
-    return entries
+    return found
 
 
 def size(entries: Iterable[Entry]) -> int:

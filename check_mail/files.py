@@ -5,6 +5,7 @@ file ends in a plain error instead of eating memory."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 
 MiB = 1 << 20
 
@@ -27,6 +28,15 @@ def read(path: str, limit: int) -> bytes:
     if len(data) > limit:
         raise TooLarge(f"larger than {size(limit)}")
     return data
+
+
+def entries(text: str) -> Iterator[tuple[int, str]]:
+    """The lines of a list file that say something, with their numbers:
+    ``#`` comments (whole lines or after an entry) and blank lines skipped."""
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if line:
+            yield number, line
 
 
 def size(octets: int) -> str:

@@ -121,6 +121,25 @@ def port(text: str) -> int:
     return int(text)
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration(text: str) -> float:
+    """A span of time: "90" (seconds), "30s", "15m", "1h", "7d"; at most a year."""
+    number, unit = (text[:-1], text[-1]) if text[-1:] in _UNITS else (text, "s")
+    if not _DECIMAL.match(number) or not 0 < float(number) * _UNITS[unit] <= 366 * 86400:
+        raise ValueError(f"{text!r} is not a duration such as 90s, 15m, 1h or 7d")
+    return float(number) * _UNITS[unit]
+
+
+def duration_text(seconds: float) -> str:
+    """24h, 90m, 7d, 45s: the largest whole unit (days from two on)."""
+    for unit, size, least in (("d", 86400, 2 * 86400), ("h", 3600, 3600), ("m", 60, 60)):
+        if seconds >= least and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{number(seconds)}s"
+
+
 def rate_value(text: str) -> float:
     """Queries a second: a plain number, 0 for no limit."""
     if not _DECIMAL.match(text) or float(text) > 1e6:
@@ -283,6 +302,25 @@ class Parser(argparse.ArgumentParser):
                                help=f"ask at most N queries a second; 0 for no limit "
                                     f"(default {rate})")
 
+    def add_log_options(self, window: str) -> argparse._ArgumentGroup:
+        """Where the Postfix log is, and what is kept between runs."""
+        group = self.add_argument_group("the mail log")
+        group.add_argument("--log", action="append", metavar="FILE",
+                           help="the Postfix log, with its rotated files (repeatable; default "
+                                "/var/log/mail.log); Postfix's own maillog_file works too")
+        group.add_argument("--journal", action="store_true",
+                           help="read the systemd journal (the postfix* units) instead")
+        group.add_argument("--window", type=option_type(duration), default=duration(window),
+                           metavar="DURATION",
+                           help=f"count what the log says of the last DURATION (default "
+                                f"{window}; 90s, 15m, 1h, 7d)")
+        group.add_argument("--state-file", metavar="FILE",
+                           help="where to keep what was read between runs (default: under "
+                                "/var/tmp/check-mail-UID)")
+        group.add_argument("--no-state", action="store_true",
+                           help="keep nothing: read the whole window each run")
+        return group
+
     def add_smtp_options(self, starttls: bool | None = None) -> argparse._ArgumentGroup:
         """-p and --helo, and --starttls/--no-starttls with the given default
         (None: the check never starts TLS). Returns the group for more options."""
@@ -399,6 +437,78 @@ class Resource(nagiosplugin.Resource):
         if self.limits:
             yield Metric("limits", self.limits, context="limits")
         yield Metric("time", round(self.deadline.elapsed(), 3), "s", min=0, context="time")
+
+
+class LogResource(Resource):
+    """A check of the Postfix log: reads what the log gained since the last
+    run (kept in a state file), and keeps the state for the next one."""
+
+    name = ""  # the plugin's, for the state file's name: "senders"
+
+    def __init__(self, args: argparse.Namespace, deadline: Deadline) -> None:
+        super().__init__(args, deadline)
+        self.notes: list[str] = []  # for the long output: state ignored or not kept
+        self.reading: Any = None  # check_mail.maillog.Reading
+
+    @property
+    def lines_read(self) -> int:
+        return self.reading.read if self.reading else 0
+
+    def catch_up(self, now: float, options: str = "") -> tuple[Iterator[Any], Any]:
+        """The new Postfix lines (check_mail.maillog.Line, to be drained
+        before :meth:`keep`), and the state whose counts they are to be added
+        to. ``options`` are the check's own that shape the counts: another
+        value starts the counts afresh."""
+        from check_mail import logstate
+
+        args = self.args
+        paths = [] if args.journal else [os.path.abspath(p) for p in
+                                         (args.log or ["/var/log/mail.log"])]
+        identity = (f"{self.name} {'journal' if args.journal else ' '.join(sorted(paths))} "
+                    f"window={number(args.window)} {options}")
+        self.state_path = "" if args.no_state else (
+            args.state_file or logstate.default_path(self.name, identity))
+        distrust = "" if args.state_file or not self.state_path else \
+            logstate.foreign(os.path.dirname(self.state_path))
+        if distrust:
+            self.notes.append(f"state not kept: {distrust}")
+            self.state_path = ""
+        state = logstate.State.load(self.state_path, identity) if self.state_path \
+            else logstate.State(identity)
+        if state.note:
+            self.notes.append(state.note)
+        left = self.deadline.remaining()  # a fifth of it (at most 1 s) kept for the rest
+        try:
+            self.reading = logstate.catch_up(state, paths, args.journal, now, args.window,
+                                             Deadline(left - min(1.0, left / 5)))
+        except OSError as exc:
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            raise CheckError(f"cannot read the log: {where}{exc.strerror or exc}") from None
+        return self.reading.lines, state
+
+    def keep(self, state: Any) -> None:
+        """Once the lines are drained: keep the state, and say so if the log
+        could not be read to its end."""
+        reading = self.reading
+        if reading.error:
+            raise CheckError(f"cannot read the log: {reading.error}")
+        problem = state.save(self.state_path) if self.state_path else "no state file"
+        if problem and self.state_path:
+            self.notes.append(problem)
+        if reading.stopped:
+            raise CheckError(
+                f"{reading.read} log lines read before -t {number(self.args.timeout)} ran out; "
+                + ("keep a state file or give a longer -t" if problem else
+                   "the next run goes on from there"))
+
+    def log_notes(self) -> list[str]:
+        """What the long output says about the reading itself."""
+        lines = list(self.notes)
+        reading = self.reading
+        if reading and reading.unreadable:
+            lines.append(f"{reading.unreadable} of {reading.read} lines could not be read, "
+                         f"such as: {reading.sample[:200]}")
+        return lines
 
 
 # -- judging -----------------------------------------------------------------

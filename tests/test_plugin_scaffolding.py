@@ -124,3 +124,19 @@ def test_help_version_and_bad_arguments_exit_3(capsys, argv, out):
 ])
 def test_number(value, text):
     assert plugin.number(value) == text
+
+
+@pytest.mark.parametrize(("text", "seconds", "shown"), [
+    ("90", 90, "90s"), ("90s", 90, "90s"), ("15m", 900, "15m"), ("1h", 3600, "1h"),
+    ("24h", 86400, "24h"), ("2d", 172800, "2d"), ("1.5h", 5400, "90m"), ("366d", 31622400,
+                                                                        "366d"),
+])
+def test_durations(text, seconds, shown):
+    assert plugin.duration(text) == seconds
+    assert plugin.duration_text(seconds) == shown
+
+
+@pytest.mark.parametrize("text", ["", "h", "0", "-1h", "1w", "367d", "1e3", "1 h", "٣h"])
+def test_bad_durations(text):
+    with pytest.raises(ValueError, match="is not a duration such as 90s, 15m, 1h or 7d"):
+        plugin.duration(text)

@@ -47,6 +47,9 @@ class Behaviour:
     rcpt: Callable[[str], str | None] | None = None  # a recipient's reply, before all else
     users: dict[str, str] = field(default_factory=dict)  # AUTH PLAIN/LOGIN: user -> password
     auth_before_tls: bool = False  # offer AUTH on a connection without TLS too
+    # Take the message after DATA, as a real receiver does (for a real MTA
+    # delivering to us, in the log tests). Probes never send DATA.
+    accept_data: bool = False
 
 
 class ScriptedSmtpServer(BackgroundServer):
@@ -120,6 +123,13 @@ class ScriptedSmtpServer(BackgroundServer):
             await writer.drain()
             if verb == "QUIT":
                 return
+            if verb == "DATA" and b.accept_data:
+                while (line := await reader.readline()) and line.rstrip(b"\r\n") != b".":
+                    pass
+                if not line:
+                    return
+                writer.write(b"250 2.0.0 Ok: queued\r\n")
+                await writer.drain()
             if verb == "STARTTLS" and reply.startswith("220"):
                 if b.broken_tls:
                     writer.write(b"this is not a TLS handshake\r\n")
