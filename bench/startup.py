@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 PLUGINS = ("check_rbl", "check_ptr", "check_postmaster", "check_spf", "check_dkim",
-           "check_relay", "check_dmarc", "check_tls")
+           "check_relay", "check_dmarc", "check_tls", "check_senders", "check_refusals")
 
 
 def wall(argv: list[str]) -> float:

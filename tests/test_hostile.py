@@ -22,7 +22,18 @@ import time
 import pytest
 
 from check_mail import plugin
-from check_mail.checks import dkim, dmarc, postmaster, ptr, rbl, relay, spf, tls
+from check_mail.checks import (
+    dkim,
+    dmarc,
+    postmaster,
+    ptr,
+    rbl,
+    refusals,
+    relay,
+    senders,
+    spf,
+    tls,
+)
 from check_mail.simulation.dnsserver import ScriptedNameserver
 from tests.helpers import hostile
 from tests.helpers.plugins import Run, run_check, run_plugin
@@ -179,13 +190,20 @@ OPTIONS = {
     dmarc: ["-D", "--max-ttl", "--message", "--ip", "--sender", "--helo"],
     tls: ["-D", "-H", "-w", "-c", "-p", "--helo", "--ca-file", "--starttls", "--mta-sts-port",
           "-t"],
+    senders: ["-w", "-c", "--limits", "--exclude", "--count", "--burst", "--top", "--log",
+              "--window", "--state-file"],
+    refusals: ["-w", "-c", "--critical-category", "--bounce-warning", "--bounce-critical",
+               "--signatures", "--queue-warning", "--age-critical", "--postqueue", "--log",
+               "--window"],
 }
 NAMES = {rbl: "RBL", ptr: "PTR", postmaster: "POSTMASTER", spf: "SPF", dkim: "DKIM",
-         relay: "RELAY", dmarc: "DMARC", tls: "TLS"}
+         relay: "RELAY", dmarc: "DMARC", tls: "TLS", senders: "SENDERS", refusals: "REFUSALS"}
 BASE = {rbl: ["-H", "192.0.2.1"], ptr: ["-H", "192.0.2.1"], postmaster: ["-D", "example.org"],
         spf: ["-D", "example.org"], dkim: ["-D", "example.org", "-s", "sel"],
         relay: ["-H", "127.0.0.1", "-p", "9"], dmarc: ["-D", "example.org"],
-        tls: ["-D", "example.org", "-p", "9"]}
+        tls: ["-D", "example.org", "-p", "9"],
+        senders: ["--log", "/dev/null", "--no-state"],
+        refusals: ["--log", "/dev/null", "--no-state", "--no-queue"]}
 
 
 def bad_command_lines() -> list[tuple[object, list[str]]]:
@@ -209,7 +227,8 @@ def test_bad_command_lines(check, argv):
     option, value = argv[-2:]
     refused = ("\r\nDATA", "[x]\r\nDATA", "\u0662\u0665", "fe80::1%eth0", "[1.2.3.4")
     numbers = ("-t", "-p", "-w", "-c", "--workers", "--query-timeout", "--max-ttl",
-               "--greylist-wait", "--max-errors", "--void-warning")
+               "--greylist-wait", "--max-errors", "--void-warning", "--top", "--window",
+               "--bounce-warning", "--bounce-critical", "--age-critical")
     if value in refused or (option in numbers and value in ("1e10", "1_0")):
         assert run.returncode == 3, run.stdout  # refused as bad input, never probed
 

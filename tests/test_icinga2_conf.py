@@ -17,6 +17,7 @@ object Host "mail.example.org" {
   vars.mail_server = true
   vars.mail_smarthost = true
   vars.mail_domain = "example.org"
+  vars.mail_log = [ "/var/log/mail.log" ]
 }
 
 object Host "monitor.example.org" {
@@ -38,9 +39,9 @@ def test_commands_and_apply_rules_validate_with_the_real_icinga2(tmp_path):
                       f'include "{ICINGA}/check-mail-commands.conf"\n'
                       f'include "{ICINGA}/check-mail-services.conf"\n' + HOSTS)
     output = icinga2_check(config, tmp_path)
-    # mail.example.org: rbl, ptr, postmaster, relay, tls;
+    # mail.example.org: rbl, ptr, postmaster, relay, tls, senders, refusals;
     # monitor: spf x2, dmarc x2, dkim x1, postmaster x2, tls x2, rbl x2 (networks)
-    assert "Instantiated 16 Services" in output
+    assert "Instantiated 18 Services" in output
     complaints = [line for line in output.splitlines()
                   if "warning/" in line or "critical/" in line]
     assert [line for line in complaints if "mail" in line or str(ICINGA) in line] == []
@@ -87,7 +88,7 @@ def test_the_commands_work_from_a_global_zone(tmp_path):
                       'object Zone "global-templates" { global = true }\n'
                       f'include_zones "check-mail", "{tmp_path}/zones.d"\n')
     output = icinga2_check(config, tmp_path)
-    assert "Instantiated 16 Services" in output
+    assert "Instantiated 18 Services" in output
 
 
 def test_nagios_definitions_validate_with_the_real_nagios4():
@@ -96,7 +97,8 @@ def test_nagios_definitions_validate_with_the_real_nagios4():
 
 PLUGINS = {"mail_rbl": "check_rbl", "mail_ptr": "check_ptr", "mail_postmaster": "check_postmaster",
            "mail_spf": "check_spf", "mail_dkim": "check_dkim", "mail_relay": "check_relay",
-           "mail_dmarc": "check_dmarc", "mail_tls": "check_tls"}
+           "mail_dmarc": "check_dmarc", "mail_tls": "check_tls",
+           "mail_senders": "check_senders", "mail_refusals": "check_refusals"}
 
 
 def command_arguments() -> dict[str, set[str]]:

@@ -13,7 +13,8 @@ from check_mail.checks import postmaster, ptr, spf
 from check_mail.simulation.dnsserver import Fault
 from tests.helpers.plugins import ROOT, executable, run_check, run_plugin
 
-CHECKS = ("rbl", "ptr", "postmaster", "spf", "dkim", "relay", "dmarc", "tls")
+CHECKS = ("rbl", "ptr", "postmaster", "spf", "dkim", "relay", "dmarc", "tls", "senders",
+          "refusals")
 
 
 @pytest.mark.parametrize("name", CHECKS)
