@@ -3,6 +3,7 @@ monitoring definitions.
 
     check-mail                                  the demo: a simulated mail domain
     check-mail -H HOST -D DOMAIN [-s SELECTOR]  every plugin that applies, for real
+                                                (and, on the mail server, its log)
     check-mail demo [--serve]                   the demo, or keep it serving
     check-mail config icinga2|nagios            the definitions, ready to install
 
@@ -13,6 +14,7 @@ and 3 for --help, --version and bad arguments.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -21,6 +23,7 @@ from typing import NoReturn
 from check_mail import __version__, report
 
 UNKNOWN = 3
+MAIL_LOG = "/var/log/mail.log"  # read by default when it is readable: on the mail server
 
 
 class Parser(argparse.ArgumentParser):
@@ -59,6 +62,9 @@ def parser() -> Parser:
                    help="check_tls also trusts the CA certificates in this PEM file")
     p.add_argument("--mta-sts-port", metavar="PORT",
                    help="check_tls fetches the MTA-STS policy from this port (default 443)")
+    p.add_argument("--log", action="append", default=[], metavar="FILE",
+                   help=f"check_senders and check_refusals read this Postfix log "
+                        f"(repeatable; default {MAIL_LOG} when it is readable)")
     family = p.add_mutually_exclusive_group()
     family.add_argument("-4", dest="family", action="store_const", const="-4",
                         help="IPv4 addresses only")
@@ -104,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return demo.serve(args.dns_port, args.smtp_port, args.files or demo.FILES,
                           args.https_port)
-    if args.command == "demo" or not (args.host or args.domain):
+    if args.command == "demo" or not (args.host or args.domain or args.log):
         from check_mail import demo
 
         return demo.demo()
@@ -122,7 +128,7 @@ def check(args: argparse.Namespace) -> int:
     done = iter(report.run_all([run.command for run in planned if not run.skipped], guard))
     runs = [run if run.skipped else next(done) for run in planned]
     colour = report.use_colour(args.color)
-    target = " and ".join(x for x in (args.host, args.domain) if x)
+    target = " and ".join(x for x in (args.host, args.domain) if x) or "the mail log"
     print(f"check-mail: {target} ({len(runs)} plugins, {time.monotonic() - started:.1f} s)")
     for line in report.table(runs, colour):
         print(line)
@@ -140,7 +146,7 @@ def plan(args: argparse.Namespace, ips: list[str]) -> list[report.PluginRun]:
     understands); one that does not apply, with the reason it is skipped."""
     host, domain = args.host, args.domain
     commands = [["check_rbl", *(["-H", host] if host else []),
-                 *(["-D", domain] if domain else [])]]
+                 *(["-D", domain] if domain else [])]] if host or domain else []
     skipped = []
     if host:
         commands.append(["check_ptr", "-H", host, "--smtp"])
@@ -159,6 +165,14 @@ def plan(args: argparse.Namespace, ips: list[str]) -> list[report.PluginRun]:
         else:
             skipped.append(report.PluginRun(
                 ["check_dkim"], skipped="no selector: give -s SELECTOR to check DKIM keys"))
+    logs = args.log or ([MAIL_LOG] if os.access(MAIL_LOG, os.R_OK) else [])
+    for plugin in ("check_senders", "check_refusals"):
+        if logs:  # the whole window each time: the monitoring's state files are its own
+            commands.append([plugin, *(arg for log in logs for arg in ("--log", log)),
+                             "--no-state"])
+        else:
+            skipped.append(report.PluginRun([plugin], skipped=f"no mail log: {MAIL_LOG} is not "
+                                                              f"readable here; give --log FILE"))
     common = [*(arg for ns in args.nameserver for arg in ("-n", ns)), "-t", args.timeout,
               *(["-p", args.port] if args.port else []),
               *(["--helo", args.helo] if args.helo else []),

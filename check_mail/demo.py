@@ -57,6 +57,11 @@ def commands(domain: sim.SimulatedDomain) -> list[tuple[list[str], int]]:
         (["check_tls", *n, "-D", sim.DOMAIN, *tls], 0),
         (["check_tls", *n, "-D", sim.BROKEN, *tls, "-v"], 2),
         (["check_tls", *n, "-D", sim.CATCH_ALL, *tls], 2),
+        (["check_senders", "--log", str(files / "mail.log"), "--no-state", "-v"], 2),
+        (["check_senders", "--log", str(files / "mail.log"), "--no-state", "--window", "1h"],
+         0),
+        (["check_refusals", "--log", str(files / "mail.log"), "--no-state", "--postqueue",
+          str(files / "postqueue"), "-v"], 2),
     ]
 
 
@@ -70,7 +75,9 @@ def demo() -> int:
               f"has a generic PTR;\n{sim.SMTP_HOST}, the MX and smarthost, answers SMTP on "
               f"{sim.SMTP_ADDRESS} port {domain.smtp_port}; {sim.RELAY_HOST} on "
               f"{sim.RELAY_ADDRESS} is an open relay; mta-sts.{sim.DOMAIN} serves HTTPS on "
-              f"port {domain.https_port}.\n")
+              f"port {domain.https_port}.\n"
+              f"{domain.files / 'mail.log'} is a day of {sim.CLEAN_HOST}'s Postfix log: a "
+              f"stolen password, a busy web form, receivers refusing.\n")
         planned = commands(domain)
         runs = report.run_all([command for command, _ in planned])
     for run in runs:
@@ -106,7 +113,7 @@ def serve(dns_port: int = DNS_PORT, smtp_port: int = SMTP_PORT, files: Path = FI
               f"  HTTPS {sim.SMTP_ADDRESS}:{domain.https_port} (mta-sts.{sim.DOMAIN})\t\t"
               f"give check_tls: --mta-sts-port {domain.https_port}\n"
               f"  files {files}: signed.eml, altered.eml, newsletter.eml, rsa2026.pem, "
-              f"old-rsa2026.pem, ca.pem, relay.password, networks.txt\n"
+              f"old-rsa2026.pem, ca.pem, relay.password, networks.txt, mail.log, postqueue\n"
               f"try:  check_rbl -n {ns} -H {sim.LISTED_HOST} -v", flush=True)
         while not stop.wait(1.0):  # woken by the signal handlers above
             pass

@@ -19,17 +19,20 @@ def domain():
         yield served
 
 
-def test_the_real_server_form(domain):
-    """check-mail -H HOST -D DOMAIN -s SELECTOR: every plugin answers, one line each."""
+def test_the_real_server_form(domain, tmp_path):
+    """check-mail -H HOST -D DOMAIN -s SELECTOR --log FILE: every plugin
+    answers, one line each."""
+    quiet = tmp_path / "mail.log"
+    quiet.write_text("")
     run = run_plugin("check-mail", "-H", sim.SMTP_HOST, "-D", sim.DOMAIN, "-s", "rsa2026",
                      "-n", domain.nameserver, "-p", str(domain.smtp_port), "--ca-file",
                      str(domain.files / "ca.pem"), "--mta-sts-port", str(domain.https_port),
-                     timeout=60)
+                     "--log", str(quiet), timeout=60)
     assert run.returncode == 0, run.stdout
-    assert run.lines[0].startswith("check-mail: smtp.example.net and example.net (8 plugins, ")
-    assert [line.split()[:2] for line in run.lines[1:9]] == [
+    assert run.lines[0].startswith("check-mail: smtp.example.net and example.net (10 plugins, ")
+    assert [line.split()[:2] for line in run.lines[1:11]] == [
         ["OK", "RBL"], ["OK", "PTR"], ["OK", "RELAY"], ["OK", "POSTMASTER"], ["OK", "SPF"],
-        ["OK", "DMARC"], ["OK", "TLS"], ["OK", "DKIM"]]
+        ["OK", "DMARC"], ["OK", "TLS"], ["OK", "DKIM"], ["OK", "SENDERS"], ["OK", "REFUSALS"]]
     assert run.lines[4] == ("OK        POSTMASTER  postmaster, hostmaster, abuse accepted by "
                             "1 MX (1 address)")
     assert run.lines[-1] == "overall: OK"
@@ -43,8 +46,8 @@ def test_the_worst_state_is_the_exit_code_and_skips_say_why(domain):
                      timeout=60)
     assert run.returncode == 2
     assert run.lines[3].startswith("CRITICAL  RELAY       127.0.0.3 open relay: ")
-    assert run.lines[-2] == ("SKIPPED   DKIM        no selector: give -s SELECTOR to check "
-                             "DKIM keys")
+    assert ("SKIPPED   DKIM        no selector: give -s SELECTOR to check DKIM keys"
+            in run.lines)
     assert run.lines[-1] == "overall: CRITICAL"
 
 
@@ -70,6 +73,30 @@ def test_each_plugin_gets_only_the_options_it_takes():
     alone = command.plan(args("-H", "mail.example.org", "--ca-file", "ca.pem"), [])
     assert [r.command for r in alone if r.command[0] == "check_tls"] == [
         ["check_tls", "-H", "mail.example.org", "-t", "20", "--ca-file", "ca.pem"]]
+
+
+def test_the_log_plugins_run_where_the_log_is(monkeypatch, tmp_path):
+    """On the mail server (its log readable) check_senders and check_refusals
+    join, reading the whole window without touching the monitoring's state;
+    elsewhere they are skipped with the reason."""
+    monkeypatch.setattr(command, "MAIL_LOG", str(tmp_path / "absent.log"))
+    planned = command.plan(args("-D", "example.org"), [])
+    assert [(r.command, r.skipped) for r in planned if r.skipped][-2:] == [
+        (["check_senders"], f"no mail log: {tmp_path}/absent.log is not readable here; give "
+                            f"--log FILE"),
+        (["check_refusals"], f"no mail log: {tmp_path}/absent.log is not readable here; give "
+                             f"--log FILE")]
+    (tmp_path / "absent.log").write_text("")
+    planned = {r.command[0]: r.command for r in command.plan(args("-D", "example.org", "-t",
+                                                                  "9"), [])}
+    assert planned["check_senders"] == ["check_senders", "--log", f"{tmp_path}/absent.log",
+                                   "--no-state", "-t", "9"]
+    alone = command.plan(args("--log", "/srv/mail.log", "--log", "/srv/mail2.log"), [])
+    assert [r.command for r in alone] == [
+        ["check_senders", "--log", "/srv/mail.log", "--log", "/srv/mail2.log", "--no-state",
+         "-t", "20"],
+        ["check_refusals", "--log", "/srv/mail.log", "--log", "/srv/mail2.log", "--no-state",
+         "-t", "20"]]
 
 
 def test_a_host_name_is_resolved_for_check_spf(domain):

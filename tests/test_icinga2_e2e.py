@@ -106,6 +106,21 @@ object Service "tls" {{
   vars.mail_tls_nameserver = [ "{ns}" ]
 }}
 
+object Service "senders" {{
+  import "e2e"
+  check_command = "mail_senders"
+  vars.mail_senders_log = [ "{files}/mail.log" ]
+  vars.mail_senders_state_file = "{tmp}/senders.json"
+}}
+
+object Service "refusals" {{
+  import "e2e"
+  check_command = "mail_refusals"
+  vars.mail_refusals_log = [ "{files}/mail.log" ]
+  vars.mail_refusals_state_file = "{tmp}/refusals.json"
+  vars.mail_refusals_postqueue = "{files}/postqueue"
+}}
+
 object Service "empty-domain" {{
   import "e2e"
   check_command = "mail_postmaster"
@@ -144,6 +159,14 @@ EXPECTED = {  # service -> (state, first line starts with, perfdata labels)
     "tls": (0, "TLS OK - 1 MX, 1 address: STARTTLS, TLS 1.3, certificate valid (expires in 89 "
                "days), DANE matches, MTA-STS enforce",
             ["addresses", "days", "passing", "smtp.example.net_days", "time"]),
+    "senders": (2, "SENDERS CRITICAL - alice@example.net sent 1240 mails in 24h (limit 1000); "
+                   "2 senders over 300",
+                ["distinct", "lines", "messages", "over_warning", "time", "top"]),
+    "refusals": (2, "REFUSALS CRITICAL - outlook.com blocks 192.0.2.25: 550 5.7.606 Access "
+                    "denied, banned sending IP [192.0.2.25] (12 in 1h)",
+                 ["authentication", "blocked", "bounce_ratio", "content", "deferred",
+                  "deliveries", "lines", "mailbox_full", "oldest", "other", "rate_limited",
+                  "recipient_unknown", "time"]),
     # Icinga passes an empty value as an empty argument; the plugin names it.
     "empty-domain": (3, "POSTMASTER UNKNOWN - argument -D/--domain: '' is not a domain name", []),
 }

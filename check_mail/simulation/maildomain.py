@@ -47,6 +47,11 @@ Cases the README shows, each kept here so that every example can be run:
   TLS-RPT record. broken.example.net's policy still names an MX it no
   longer has, and it has no TLS-RPT record; catchall.example.net's MX
   offers no STARTTLS.
+- The mail log: mail.log, beside the signed mail, is a day of
+  mail.example.net's Postfix log ending when the domain started (see
+  check_mail.simulation.postfixlog.demo_log: a stolen password, a busy web
+  form, Microsoft blocking 192.0.2.25, Gmail and Yahoo deferring), and the
+  postqueue script beside it shows the deferred mail that goes with it.
 
 Other domains (example.com, example.org) are foreign to every server here.
 
@@ -62,11 +67,13 @@ import ipaddress
 import os
 import secrets
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from check_mail import dnsbl
 from check_mail.dns import reverse_labels
+from check_mail.simulation import postfixlog
 from check_mail.simulation.background import BackgroundServer
 from check_mail.simulation.dnsserver import Fault, ScriptedNameserver
 from check_mail.simulation.smtpserver import Behaviour, ScriptedSmtpServer
@@ -347,6 +354,11 @@ class SimulatedDomain:
         (self.files / "newsletter.eml").write_bytes(newsletter())
         (self.files / "ca.pem").write_bytes(self.ca.pem())
         (self.files / "networks.txt").write_text(NETWORKS_FILE)
+        now = time.time()
+        (self.files / "mail.log").write_text(postfixlog.demo_log(now))
+        postqueue = self.files / "postqueue"
+        postqueue.write_text(postfixlog.postqueue_script(postfixlog.demo_queue(now)))
+        os.chmod(postqueue, 0o755)
         secret = self.files / "relay.password"
         secret.write_text(self.password + "\n")
         os.chmod(secret, 0o600)
