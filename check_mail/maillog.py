@@ -3,15 +3,18 @@ or the systemd journal, where the last run stopped.
 
 A line is ``TIMESTAMP HOST postfix/SERVICE[PID]: QUEUEID: TEXT``. The
 timestamp is the classic syslog one (``Nov 29 05:51:45``, local time, no
-year), RFC 3339 (``2026-11-29T05:51:45.123456+01:00``, Debian's rsyslog
-today) or journalctl's short-iso. Only lines that carry a queue ID matter
-to the checks; the rest are skipped without parsing further.
+year) or RFC 3339 (``2026-11-29T05:51:45.123456+01:00``, Debian's rsyslog
+today). The journal's entries come as journalctl's JSON, one object a line
+with its own cursor. Only lines that carry a queue ID matter to the checks;
+the rest are skipped without parsing further.
 
 Where a file was left is kept as its size offset and a fingerprint of its
 first line, so the next run finds that file again wherever rotation moved
 it: renamed to ``mail.log.1``, copied and truncated, or compressed into
 ``mail.log.2.gz``. Nothing is read twice and nothing is lost. A file that
-cannot be found again is read from the start of the window.
+cannot be found again is read from the start of the window. Lines are
+yielded as they are read, and reading stops between two blocks when the
+deadline comes: the position then says where the next run goes on.
 """
 
 from __future__ import annotations
