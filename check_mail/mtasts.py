@@ -46,27 +46,38 @@ class Record:
     text: str
 
 
-def parse_record(texts: Sequence[str]) -> tuple[Record | None, str]:
-    """The one STSv1 record among a name's TXT records, or None and why.
+def versioned_record(texts: Sequence[str], version: str) -> tuple[str, dict[str, str], str]:
+    """The one ``v=<version>`` record among a name's TXT records and its
+    fields, or "" and why it is unusable ("" too when there is none).
 
-    Records that do not start with ``v=STSv1`` are not MTA-STS; more than
-    one, or one malformed, means no policy (RFC 8461 3.1).
+    MTA-STS (RFC 8461 3.1) and TLS-RPT (RFC 8460 3) share the grammar:
+    ``name=value`` fields split by ``;`` and blanks, names of 1 to 32
+    letters, digits, ``_``, ``-`` and ``.``; more than one record, or one
+    malformed, means none.
     """
-    found = [t for t in texts if re.match(r"v=STSv1 *(;|\Z)", t)]
+    found = [t for t in texts if re.match(rf"v={version} *(;|\Z)", t)]
     if not found:
-        return None, ""
+        return "", {}, ""
     if len(found) > 1:
-        return None, f"{len(found)} v=STSv1 records (senders take none)"
-    text = found[0]
+        return "", {}, f"{len(found)} v={version} records (senders take none)"
     fields: dict[str, str] = {}
-    for part in text.split(";"):
+    for part in found[0].split(";"):
         part = part.strip(" \t")
         if not part:
             continue
         name, eq, value = part.partition("=")
         if not eq or not _FIELD_NAME.match(name) or not value:
-            return None, f"malformed field {part!r}"
+            return "", {}, f"malformed field {part!r}"
         fields.setdefault(name, value)
+    return found[0], fields, ""
+
+
+def parse_record(texts: Sequence[str]) -> tuple[Record | None, str]:
+    """The one STSv1 record among a name's TXT records, or None and why
+    ("" when there is none at all)."""
+    text, fields, problem = versioned_record(texts, "STSv1")
+    if not text:
+        return None, problem
     if "id" not in fields:
         return None, "no id= field"
     if not _ID.match(fields["id"]):

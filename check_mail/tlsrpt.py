@@ -5,9 +5,10 @@ MTA-STS setup before the mail stops.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from check_mail.mtasts import versioned_record
 
 
 @dataclass(frozen=True)
@@ -21,21 +22,9 @@ class Record:
 def parse(texts: Sequence[str]) -> tuple[Record | None, str]:
     """The one TLSRPTv1 record among a name's TXT records, or None and why
     it is unusable ("" when there is none at all)."""
-    found = [t for t in texts if re.match(r"v=TLSRPTv1 *(;|\Z)", t)]
-    if not found:
-        return None, ""
-    if len(found) > 1:
-        return None, f"{len(found)} v=TLSRPTv1 records (senders take none)"
-    text = found[0]
-    fields: dict[str, str] = {}
-    for part in text.split(";"):
-        part = part.strip(" \t")
-        if not part:
-            continue
-        name, eq, value = part.partition("=")
-        if not eq or not value:
-            return None, f"malformed field {part!r}"
-        fields.setdefault(name.strip(), value.strip())
+    text, fields, problem = versioned_record(texts, "TLSRPTv1")
+    if not text:
+        return None, problem
     if "rua" not in fields:
         return None, "no rua= (where reports go)"
     destinations = tuple(d.strip() for d in fields["rua"].split(","))
