@@ -26,16 +26,47 @@ def free_port() -> int:
     raise RuntimeError("no free port")
 
 
-class NSD:
+class LoopbackDaemon:
+    """A server started in the foreground on a loopback port: ``spawn()``
+    waits until it listens (or says why it died); leaving the context
+    stops it."""
+
+    name = ""
+    port = 0
+    proc: subprocess.Popen | None = None
+
+    def spawn(self, argv: list[str]) -> None:
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for _ in range(100):
+            if self.proc.poll() is not None:
+                assert self.proc.stderr is not None
+                raise RuntimeError(f"{self.name} exited: {self.proc.stderr.read().decode()}")
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name} did not start listening")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class NSD(LoopbackDaemon):
     """``NSD(dir, {"zone.example": "zone file text"})``, used as a context manager."""
 
+    name = "nsd"
     binary = shutil.which("nsd") or ("/usr/sbin/nsd" if Path("/usr/sbin/nsd").exists() else None)
 
     def __init__(self, directory: Path, zones: dict[str, str]) -> None:
         self.dir = directory
         self.zones = zones
         self.port = free_port()
-        self.proc: subprocess.Popen | None = None
 
     @property
     def nameserver(self) -> Nameserver:
@@ -63,26 +94,5 @@ class NSD:
             (d / f"{name}.zone").write_text(text)
             conf += ["zone:", f"  name: {name}", f"  zonefile: {name}.zone"]
         (d / "nsd.conf").write_text("\n".join(conf) + "\n")
-        self.proc = subprocess.Popen([self.binary, "-d", "-c", str(d / "nsd.conf")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self._wait()
+        self.spawn([self.binary, "-d", "-c", str(d / "nsd.conf")])
         return self
-
-    def _wait(self) -> None:
-        for _ in range(100):
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"nsd exited: {self.proc.stderr.read().decode()}")
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.05)
-        raise RuntimeError("nsd did not start listening")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()

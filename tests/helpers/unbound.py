@@ -5,12 +5,10 @@ bit a plugin sees is Unbound's own verdict."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import time
 from pathlib import Path
 
-from tests.helpers.nsd import NSD, free_port
+from tests.helpers.nsd import NSD, LoopbackDaemon, free_port
 
 UNBOUND = shutil.which("unbound") or ("/usr/sbin/unbound"
                                       if Path("/usr/sbin/unbound").exists() else None)
@@ -52,16 +50,17 @@ def sign(directory: Path, zone: str, text: str, tamper: tuple[str, str] | None =
     return signed, ds
 
 
-class Unbound:
+class Unbound(LoopbackDaemon):
     """A validating resolver for the given stub zones (name -> NSD port), with
     trust anchors (DS records) for the signed ones; used as a context manager."""
+
+    name = "unbound"
 
     def __init__(self, directory: Path, stubs: dict[str, int], anchors: list[str]) -> None:
         self.dir = directory
         self.stubs = stubs
         self.anchors = anchors
         self.port = free_port()
-        self.proc: subprocess.Popen | None = None
 
     @property
     def address(self) -> str:
@@ -101,22 +100,5 @@ class Unbound:
                                capture_output=True, text=True)
         if check.returncode != 0:
             raise RuntimeError(f"unbound.conf: {check.stdout}{check.stderr}")
-        self.proc = subprocess.Popen([UNBOUND, "-d", "-c", str(d / "unbound.conf")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        for _ in range(100):
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"unbound exited: {self.proc.stderr.read().decode()}")
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return self
-            time.sleep(0.05)
-        raise RuntimeError("unbound did not start listening")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        self.spawn([UNBOUND, "-d", "-c", str(d / "unbound.conf")])
+        return self
