@@ -180,6 +180,8 @@ def test_a_host_that_is_not_there():
     (["v=TLSRPTv1; rua=tls@example.org"], None,
      "rua 'tls@example.org' is neither mailto: nor https:"),
     (["v=TLSRPTv1; rua=mailto:nobody"], None, "rua 'mailto:nobody' holds no address"),
+    (["v=TLSRPTv1; rua = mailto:a@example.org"], None, "malformed field 'rua = mailto:a@example"
+                                                       ".org'"),
 ])
 def test_tls_rpt_records(texts, rua, problem):
     record, found = tlsrpt.parse(texts)
