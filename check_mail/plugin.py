@@ -229,9 +229,12 @@ def local_part(text: str) -> str:
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser that speaks the plugin API: stdout, exit 3."""
 
-    def __init__(self, name: str, prog: str, description: str, epilog: str = "",
+    def __init__(self, name: str, prog: str, doc: str | None, epilog: str = "",
                  verbose: str = "the details") -> None:
-        """``verbose`` says what -v adds to the output."""
+        """``doc`` is the check module's docstring: its first paragraph, on one
+        line, is the help's description. ``verbose`` says what -v adds to the
+        output."""
+        description = " ".join((doc or "").split("\n\n", 1)[0].split())
         super().__init__(
             prog=prog, description=description, epilog=epilog, add_help=False,
             formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -54,7 +54,7 @@ def selector(text: str) -> str:
 
 def parser() -> plugin.Parser:
     p = plugin.Parser("DKIM", "check_dkim",
-                      (__doc__ or "").split("\n\n", 1)[0].replace("\n", " "), EPILOG,
+                      __doc__, EPILOG,
                       verbose="one line per selector (key, flags, TTL) and per signature "
                               "(algorithm, canonicalisation, verdict and why)")
     p.add_domain_option("the signing domain (d=)")

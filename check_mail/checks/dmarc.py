@@ -49,7 +49,7 @@ examples:
 
 def parser() -> plugin.Parser:
     p = plugin.Parser("DMARC", "check_dmarc",
-                      (__doc__ or "").split("\n\n", 1)[0].replace("\n", " "), EPILOG,
+                      __doc__, EPILOG,
                       verbose="every tag of each record and where it came from, each "
                               "report address, and for --message each SPF and DKIM "
                               "identifier with its alignment")

@@ -36,7 +36,7 @@ examples:
 
 
 def parser() -> plugin.Parser:
-    p = plugin.Parser("POSTMASTER", "check_postmaster", (__doc__ or "").split("\n", 1)[0],
+    p = plugin.Parser("POSTMASTER", "check_postmaster", __doc__,
                       EPILOG, verbose="one line per address and mailbox, with the server's "
                                       "reply (the random address first)")
     p.add_domain_option("the mail domain whose mailboxes are asked for")

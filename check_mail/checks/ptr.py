@@ -38,7 +38,7 @@ examples:
 
 def parser() -> plugin.Parser:
     p = plugin.Parser("PTR", "check_ptr",
-                      (__doc__ or "").split("\n\n", 1)[0].replace("\n", " "), EPILOG,
+                      __doc__, EPILOG,
                       verbose="one line per address: its PTR, the forward lookup of each PTR "
                               "name, and with --smtp the names the server announces")
     p.add_host_option("IP address or hostname; every A and AAAA address is checked",

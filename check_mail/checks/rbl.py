@@ -49,7 +49,7 @@ examples:
 
 
 def parser() -> plugin.Parser:
-    p = plugin.Parser("RBL", "check_rbl", (__doc__ or "").split("\n", 1)[0], EPILOG,
+    p = plugin.Parser("RBL", "check_rbl", __doc__, EPILOG,
                       verbose="one line per listing (codes, their meaning, the TXT reason, "
                               "the delisting URL), per failed or unusable zone; -vv adds the "
                               "clean zones and the zones skipped for want of a key")

@@ -64,7 +64,7 @@ def percent(text: str) -> float:
 
 
 def parser() -> plugin.Parser:
-    p = plugin.Parser("REFUSALS", "check_refusals", (__doc__ or "").split("\n", 1)[0], EPILOG,
+    p = plugin.Parser("REFUSALS", "check_refusals", __doc__, EPILOG,
                       verbose="one line per receiver and category, with a sample reply, the "
                               "address it names and where to turn; the queue by destination")
     p.add_thresholds("the refusals of one receiver and category", warning="0",

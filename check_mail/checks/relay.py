@@ -47,7 +47,7 @@ examples:
 
 
 def parser() -> plugin.Parser:
-    p = plugin.Parser("RELAY", "check_relay", (__doc__ or "").split("\n", 1)[0], EPILOG,
+    p = plugin.Parser("RELAY", "check_relay", __doc__, EPILOG,
                       verbose="one line per address and relay attempt (the sender, the "
                               "recipient and the reply), the login, and where the probe came "
                               "from")

@@ -54,7 +54,7 @@ def burst(text: str) -> tuple[int, int]:
 
 
 def parser() -> plugin.Parser:
-    p = plugin.Parser("SENDERS", "check_senders", (__doc__ or "").split("\n", 1)[0], EPILOG,
+    p = plugin.Parser("SENDERS", "check_senders", __doc__, EPILOG,
                       verbose="the top senders with their counts, clients and first and last "
                               "times; lines that could not be read")
     p.add_thresholds("one sender's count in the window", warning="300", critical="1000",

@@ -40,7 +40,7 @@ examples:
 
 def parser() -> plugin.Parser:
     p = plugin.Parser("SPF", "check_spf",
-                      (__doc__ or "").split("\n\n", 1)[0].replace("\n", " "), EPILOG,
+                      __doc__, EPILOG,
                       verbose="the record, the include and redirect tree with what each "
                               "branch costs, the costliest include, each --ip's result and "
                               "every finding")

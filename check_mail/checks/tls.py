@@ -67,7 +67,7 @@ def days(text: str) -> Any:
 
 
 def parser() -> plugin.Parser:
-    p = plugin.Parser("TLS", "check_tls", (__doc__ or "").split("\n", 1)[0].rstrip(","),
+    p = plugin.Parser("TLS", "check_tls", __doc__,
                       EPILOG,
                       verbose="one line per address (TLS version, cipher, certificate, "
                               "DANE), the TLSA records of each MX, the MTA-STS policy and "
