@@ -288,7 +288,11 @@ def _read(path: str, where: list[int], clock: Clock, since: float, deadline: Dea
 
 
 def _lines(block: bytes, clock: Clock, since: float, reading: Reading) -> Iterator[Line]:
-    for raw in block.decode("utf-8", "replace").splitlines():
+    """The lines of a block of complete lines. Only LF ends a line (CR LF
+    too): str.splitlines() would also cut at a form feed or U+2028 inside a
+    receiver's reply, the very text the checks read."""
+    text = block.decode("utf-8", "replace").replace("\r\n", "\n")
+    for raw in text.split("\n")[:-1]:
         reading.read += 1
         try:
             line = parse(raw, clock)

@@ -313,3 +313,18 @@ def test_a_default_folder_someone_else_made_is_not_trusted(tmp_path):
     link.symlink_to(mine)
     assert logstate.foreign(str(link)) == f"{link} is not this user's own folder"
     assert logstate.default_path("senders", "x").startswith(f"/var/tmp/check-mail-{os.getuid()}/")
+
+
+def test_only_a_line_feed_ends_a_line(tmp_path):
+    """A receiver's reply may hold a form feed or U+2028: the delivery line
+    stays one line, as Postfix wrote it (CR LF ends one too)."""
+    log, state = tmp_path / "mail.log", logstate.State("x")
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - 60))
+    text = (f"{stamp} mail postfix/smtp[1]: 0A1B2C3D4E: to=<a@example.org>, relay=mx[1.2.3.4]"
+            f":25, delay=1, dsn=5.7.1, status=bounced (host mx said: 550 no\u2028more\x0cmail)\n"
+            f"{stamp} mail postfix/qmgr[2]: 0A1B2C3D4E: removed\r\n")
+    log.write_bytes(text.encode())
+    reading = catch_up(state, log)
+    assert (reading.read, reading.unreadable) == (2, 0)
+    assert [line.text.rsplit(": ", 1)[-1] for line in reading.lines] == [
+        "550 no\u2028more\x0cmail)", "removed"]
