@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from check_mail.outcome import Word
+from check_mail.text import integer
 
 USAGES = {0: "PKIX-TA", 1: "PKIX-EE", 2: "DANE-TA", 3: "DANE-EE"}
 SELECTORS = {0: "Cert", 1: "SPKI"}
@@ -78,13 +79,14 @@ def parse(text: str) -> Tlsa | None:
     """A record in presentation form ("3 1 1 ab12..."; the hex may be split by
     spaces), or None if it is malformed."""
     words = text.split()
-    if len(words) < 3 or not all(w.isdigit() and int(w) < 256 for w in words[:3]):
-        return None
     try:
+        usage, selector, matching = (integer(w, 3) for w in words[:3])
         data = bytes.fromhex("".join(words[3:]))
     except ValueError:
         return None
-    return Tlsa(int(words[0]), int(words[1]), int(words[2]), data)
+    if max(usage, selector, matching) > 255:
+        return None
+    return Tlsa(usage, selector, matching, data)
 
 
 class Verdict(Word):

@@ -29,6 +29,7 @@ from typing import Any
 
 from check_mail.dns import Answer, Resolver, Status, absolute, valid_name
 from check_mail.outcome import Word
+from check_mail.text import integer
 
 VERSION = re.compile(r"^v[ \t]*=[ \t]*DMARC1[ \t]*(;|$)")
 TAGS = ("v", "p", "sp", "np", "pct", "rua", "ruf", "adkim", "aspf", "fo", "rf", "ri", "t", "psd")
@@ -147,9 +148,13 @@ def _choice(tags: dict[str, str], tag: str, allowed: tuple[str, ...], default: s
 
 def _number(tags: dict[str, str], tag: str, low: int, high: int, default: int) -> int:
     value = tags.get(tag, str(default))
-    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
+    try:
+        number = integer(value)
+    except ValueError:
+        number = -1
+    if not low <= number <= high:
         raise DmarcError(f"{tag}={value} is not a whole number from {low} to {high}", tag)
-    return int(value)
+    return number
 
 
 _URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):([^!]+)(?:!([0-9]+[kmgt]?))?$", re.I)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from check_mail.deadline import Deadline
 from check_mail.outcome import Word
+from check_mail.text import integer
 
 if TYPE_CHECKING:
     import asyncio
@@ -308,6 +309,17 @@ async def _head(reader: asyncio.StreamReader, deadline: Deadline) -> tuple[int, 
     raise _HttpError(f"more than {MAX_HEADERS} header fields")
 
 
+def _content_length(text: str) -> int:
+    """Content-Length as a number: -1 when absent or not a number, and more
+    than any policy may be when it has too many digits to read."""
+    if text.isascii() and text.isdigit() and len(text) > 18:
+        return MAX_POLICY + 1
+    try:
+        return integer(text)
+    except ValueError:
+        return -1
+
+
 async def _body(reader: asyncio.StreamReader, headers: dict[str, str],
                 deadline: Deadline) -> bytes:
     """The body by Content-Length, chunked, or up to the close; at most MAX_POLICY."""
@@ -335,8 +347,8 @@ async def _body(reader: asyncio.StreamReader, headers: dict[str, str],
                     raise _HttpError("the connection closed in the middle of the reply")
                 chunk += part
             body += chunk[:size]
-    length_text = headers.get("content-length", "")
-    if length_text.isdigit() and int(length_text) > MAX_POLICY:
+    length = _content_length(headers.get("content-length", ""))
+    if length > MAX_POLICY:
         raise _HttpError(f"the policy is larger than {MAX_POLICY} octets")
     body = b""
     while len(body) <= MAX_POLICY:
@@ -344,10 +356,10 @@ async def _body(reader: asyncio.StreamReader, headers: dict[str, str],
         if not part:
             break
         body += part
-        if length_text.isdigit() and len(body) >= int(length_text):
-            return body[:int(length_text)]
+        if 0 <= length <= len(body):
+            return body[:length]
     if len(body) > MAX_POLICY:
         raise _HttpError(f"the policy is larger than {MAX_POLICY} octets")
-    if length_text.isdigit() and len(body) < int(length_text):
+    if len(body) < length:
         raise _HttpError("the connection closed in the middle of the reply")
     return body

@@ -37,7 +37,7 @@ from nagiosplugin import Check, CheckError, Metric, Results
 from check_mail import version_line
 from check_mail.deadline import Deadline
 from check_mail.outcome import Finding, Level
-from check_mail.text import printable
+from check_mail.text import forget_secrets, mask, printable
 
 if TYPE_CHECKING:
     from check_mail.dns import Nameserver, Resolver
@@ -696,6 +696,7 @@ def run(parser: Parser, build: BuildCheck, argv: list[str] | None = None, *,
     ``hard`` (the executable's case) lets the backstop end the process itself
     when a run cannot be unwound in time.
     """
+    forget_secrets()  # a run in-process (the tests') masks its own secrets only
     try:
         args = parser.parse_args(argv)
     except SystemExit:  # --help, --version or a bad argument: already printed
@@ -717,7 +718,7 @@ def run(parser: Parser, build: BuildCheck, argv: list[str] | None = None, *,
     except Exception as exc:
         tb = traceback.format_exc() if args.verbose >= 3 else ""
         hint = "" if tb else " (-vvv shows the traceback)"
-        text = _unknown(name, f"internal error: {type(exc).__name__}: {exc}{hint}") + tb
+        text = _unknown(name, f"internal error: {type(exc).__name__}: {exc}{hint}") + mask(tb)
         code = UNKNOWN
     sys.stdout.write(text)
     sys.stdout.flush()

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 from check_mail.maillog import Line
+from check_mail.text import integer
 
 DELIVERY_AGENTS = frozenset(("smtp", "lmtp", "local", "virtual", "pipe", "error", "discard"))
 STALE = 3600.0  # seconds a message may wait between cleanup and qmgr before it is forgotten
@@ -78,12 +79,14 @@ class Tracker:
                 if text.startswith("from=<"):
                     waiting = pending.pop(line.qid, None)
                     match = _QMGR.match(text)
-                    if waiting is not None and waiting[1] and match:  # queued since we last
-                        _, _, how, who, client = waiting  # saw it: new, not a retry
+                    recipients = _count(match.group(2)) if match else -1
+                    if waiting is not None and waiting[1] and match and recipients >= 0:
+                        # queued since we last saw it: new, not a retry
+                        _, _, how, who, client = waiting
                         envelope = match.group(1)
                         yield Submission(line.time, line.qid,
                                          envelope if how == "envelope" else who, how, envelope,
-                                         client, int(match.group(2)))
+                                         client, recipients)
                 elif text == "removed":
                     pending.pop(line.qid, None)
             elif service == "smtpd" and text.startswith("client="):
@@ -104,6 +107,14 @@ class Tracker:
         """Drop messages that never reached qmgr (a milter rejected them, say)."""
         for qid in [q for q, waiting in self.pending.items() if waiting[0] < now - STALE]:
             del self.pending[qid]
+
+
+def _count(digits: str) -> int:
+    """nrcpt=N as a number, -1 when it is not one (a forged line)."""
+    try:
+        return integer(digits, 9)
+    except ValueError:
+        return -1
 
 
 def deliveries(lines: Iterable[Line]) -> Iterator[Delivery]:

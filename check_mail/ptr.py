@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from check_mail.dns import Answer, Resolver, Status
+from check_mail.text import integer
 
 # PTR names of one address that are resolved back; more than one already warns.
 MAX_PTR_NAMES = 10
@@ -105,7 +106,7 @@ def generic_reasons(name: str, address: str) -> list[str]:
 def _has_address_digits(tokens: list[str], host_part: str, address) -> bool:
     if address.version == 4:
         octets = [str(o) for o in address.packed]
-        numbers = [str(int(t)) for t in tokens if t.isdigit()]
+        numbers = [str(integer(t, 63)) for t in tokens if t.isascii() and t.isdigit()]
         for run in (octets, octets[::-1], octets[1:], octets[::-1][:3]):
             if _contains_run(numbers, run):
                 return True

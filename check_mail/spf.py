@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 from check_mail.dns import Answer, Resolver, Status, absolute
 from check_mail.outcome import Word
+from check_mail.text import integer
 
 
 class Result(Word):
@@ -216,9 +217,19 @@ def _check_macro_string(text: str, term: str, explanation: bool = False) -> None
         letter = match.group(1).lower()
         if letter not in "slodiphv" + ("crt" if explanation else ""):
             raise SpfError(f"macro %{{{match.group(1)}}} is not allowed here", term)
-        if match.group(2) and int(match.group(2)) == 0:
+        if match.group(2) and not _macro_digits(match.group(2)):
             raise SpfError("macro keeps zero parts", term)
         i = match.end()
+
+
+def _macro_digits(digits: str) -> int:
+    """How many parts a macro keeps (RFC 7208 7.3: 1*DIGIT, nonzero); a
+    number beyond the parts there are keeps them all, however many digits
+    it has."""
+    significant = digits.lstrip("0")
+    if len(significant) > 4:
+        return 10_000
+    return integer(significant, 4) if significant else 0
 
 
 def _check_domain_spec(spec: str, term: str) -> None:
@@ -582,7 +593,7 @@ class _Evaluation:
             if reverse:
                 parts.reverse()
             if digits:
-                parts = parts[-int(digits):]
+                parts = parts[-_macro_digits(digits):]
             value = ".".join(parts)
             if letter.isupper():
                 value = urllib.parse.quote(value, safe="-._~")

@@ -272,6 +272,21 @@ def test_keys_from_a_file_and_the_environment(nameserver, tmp_path):
     assert "env1key" not in proc.stdout + proc.stderr
 
 
+def test_a_list_that_echoes_the_key_never_gets_it_shown(nameserver, tmp_path):
+    """Issue 21: a keyed list whose TXT reason quotes the key, at -v."""
+    keys = tmp_path / "rbl.keys"
+    keys.write_text("spamhaus-dqs=echoedk3y\n")
+    listed = "25.2.0.192.echoedk3y.zen.dq.spamhaus.net"
+    nameserver.add(listed, "A", "127.0.0.2")
+    nameserver.add(listed, "TXT", '"Listed; your query key echoedk3y, base64 ZWNob2VkazN5"')
+    run = run_plugin("check_rbl", "-n", nameserver.address, "-H", "192.0.2.25",
+                     "--key-file", str(keys), "-vvv")
+    assert run.returncode in (1, 2), run.stdout
+    assert '"Listed; your query key ****, base64 ****"' in run.stdout
+    assert "echoedk3y" not in run.stdout + run.stderr
+    assert "ZWNob2VkazN5" not in run.stdout
+
+
 @pytest.mark.parametrize(("content", "where"), [
     ("spamhaus-dqs:s3cr3tvalue\n", "line 1"),
     ("# keys\nabusix=\n", "line 2"),

@@ -3,6 +3,8 @@ careless with passwords, refusing to talk; and relaying for us after AUTH."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from check_mail import relay
@@ -146,6 +148,25 @@ def test_a_wrong_password_is_critical_and_never_shown(host, smarthost, tmp_path,
                             "AUTH refused: 535 5.7.8 Error: authentication failed")
     assert PASSWORD not in run.stdout + run.stderr
     assert "bjB0LX" not in run.stdout  # nor its base64
+
+
+@pytest.mark.parametrize("verbose", ["-v", "-vvv"])
+def test_a_server_that_quotes_the_password_never_gets_it_shown(host, smtp_server, tmp_path,
+                                                               verbose):
+    """Issue 21: a 535 that echoes the AUTH data, in base64 and decoded."""
+    server = smtp_server(closed(tls=self_signed("relay.example.org").server_context(),
+                                users={"monitor@example.org": PASSWORD}, echo_auth=True))
+    wrong = tmp_path / "wrong"
+    wrong.write_text("n0t-" + PASSWORD)
+    run = run_plugin("check_relay", "-n", host.address, "-H", "relay.example.org", "-p",
+                     str(server.port), "--auth-user", "monitor@example.org",
+                     "--auth-password-file", str(wrong), verbose)
+    assert run.returncode == 2, run.stdout
+    assert "535 5.7.8 Error: authentication failed: " in run.lines[0]
+    assert "( monitor@example.org ****)" in run.lines[0]  # decoded: masked
+    token = base64.b64encode(f"\0monitor@example.org\0n0t-{PASSWORD}".encode()).decode()
+    for shown in ("n0t-" + PASSWORD, token, token[24:-4]):
+        assert shown not in run.stdout + run.stderr
 
 
 def test_the_password_from_the_environment(host, smarthost):

@@ -53,6 +53,8 @@ def test_what_receivers_assume():
     ("v=DMARC1; p=none; np=x", "np", "np=x is none of"),
     ("v=DMARC1; p=none; pct=150", "pct", "pct=150 is not a whole number from 0 to 100"),
     ("v=DMARC1; p=none; pct=\u0665\u0660", "pct", "is not a whole number"),
+    ("v=DMARC1; p=none; pct=" + "9" * 5000, "pct", "is not a whole number"),  # issue 21
+    ("v=DMARC1; p=none; ri=" + "1" * 4301, "ri", "is not a whole number"),
     ("v=DMARC1; p=none; adkim=x", "adkim", "adkim=x is none of r, s"),
     ("v=DMARC1; p=none; aspf=", "aspf", "aspf= is none of r, s"),
     ("v=DMARC1; p=none; fo=2", "fo", "fo=2: '2' is none of 0, 1, d, s"),

@@ -35,6 +35,7 @@ def resolver(server, seconds=5.0, query_timeout=0.3):
     ("v=spf1 exists:%{c}.example.org",
      "macro %{c} is not allowed here in 'exists:%{c}.example.org'"),
     ("v=spf1 a:%{d0}.example.org", "macro keeps zero parts in 'a:%{d0}.example.org'"),
+    ("v=spf1 a:%{d0000}.example.org", "macro keeps zero parts in 'a:%{d0000}.example.org'"),
     ("v=spf1 all:foo", "all takes no argument in 'all:foo'"),
 ])
 def test_parse(record, message):
@@ -323,3 +324,13 @@ def test_the_walk_notices_the_deadline_even_on_cached_answers(dns):
     outcome = spf.check_host(late, "192.0.2.1", "example.org")
     assert (outcome.result, outcome.problem) == ("temperror", "out of time (the deadline "
                                                               "passed)")
+
+
+def test_a_macro_keeping_more_parts_than_there_are_keeps_them_all(dns):
+    """RFC 7208 7.3: a DIGIT beyond the parts available uses all of them,
+    however many digits (issue 21: 5,000 of them raised a conversion error)."""
+    record = "v=spf1 exists:%{d" + "9" * 5000 + "}.x.example.org -all"
+    dns.add("example.org", "TXT", " ".join(f'"{record[i:i + 250]}"'
+                                           for i in range(0, len(record), 250)))
+    dns.add("example.org.x.example.org", "A", "127.0.0.2")
+    assert spf.check_host(resolver(dns), "192.0.2.1", "example.org").result == "pass"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from check_mail import plugin
 from check_mail.deadline import Deadline
 from check_mail.outcome import Finding, Level
-from check_mail.text import count
+from check_mail.text import conceal, count
 
 if TYPE_CHECKING:
     from check_mail.dnsbl import Report, Zone, ZoneOutcome
@@ -342,6 +342,7 @@ def read_keys(args: argparse.Namespace) -> dict[str, str]:
             raise plugin.UsageError(f"{where}: expected NAME=SECRET (the value is not shown: "
                                     "it may hold a secret)")
         keys[name.strip()] = secret.strip()
+        conceal(secret.strip())  # a list's TXT reason may echo the key
     return keys
 
 

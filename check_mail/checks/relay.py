@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, NoReturn
 from check_mail import plugin
 from check_mail.deadline import Deadline
 from check_mail.outcome import Finding, Level
-from check_mail.text import count
+from check_mail.text import conceal, count
 
 if TYPE_CHECKING:
     from check_mail.relay import Openness, Usability
@@ -207,6 +207,7 @@ def password(args: argparse.Namespace) -> str:
     if not secret:
         raise plugin.UsageError(f"--auth-user needs its password: --auth-password-file FILE "
                                 f"or {PASSWORD_VARIABLE} in the environment")
+    conceal(secret)  # a server's 535 may quote the AUTH data, decoded or not
     return secret
 
 

@@ -47,6 +47,7 @@ class Behaviour:
     rcpt: Callable[[str], str | None] | None = None  # a recipient's reply, before all else
     users: dict[str, str] = field(default_factory=dict)  # AUTH PLAIN/LOGIN: user -> password
     auth_before_tls: bool = False  # offer AUTH on a connection without TLS too
+    echo_auth: bool = False  # a 535 that quotes the AUTH data, encoded and decoded
     # Take the message after DATA, as a real receiver does (for a real MTA
     # delivering to us, in the log tests). Probes never send DATA.
     accept_data: bool = False
@@ -213,6 +214,9 @@ class ScriptedSmtpServer(BackgroundServer):
         if self.behaviour.users.get(user) == password and user:
             state.user = user
             return "235 2.7.0 Authentication successful"
+        if self.behaviour.echo_auth:
+            return (f"535 5.7.8 Error: authentication failed: {line} "
+                    f"({decoded.replace(chr(0), ' ')})")
         return "535 5.7.8 Error: authentication failed"
 
 
