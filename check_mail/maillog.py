@@ -15,27 +15,44 @@ it: renamed to ``mail.log.1``, copied and truncated, or compressed into
 cannot be found again is read from the start of the window. Lines are
 yielded as they are read, and reading stops between two blocks when the
 deadline comes: the position then says where the next run goes on.
+
+Memory does not grow with the log, whatever it holds: a line longer than
+MAX_LINE is skipped as unreadable, and a saved position inside a
+compressed file is reached by decompressing block by block. A log that
+cannot be read is an error naming it and why; a rotated file that cannot
+(permissions, a corrupt ``.gz``) is skipped with a note.
 """
 
 from __future__ import annotations
 
 import calendar
+import errno
 import glob
 import gzip
 import hashlib
 import os
 import re
+import stat
 import time
+import zlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 if TYPE_CHECKING:
+    import io
+
     from check_mail.deadline import Deadline
+
+    Handle = Union[gzip.GzipFile, io.BufferedReader]
 
 MONTHS = {name: number for number, name in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
 FINGERPRINT = 1024  # octets of a file's first line that identify it
 CHUNK = 1 << 20
+MAX_LINE = 1 << 20  # octets: longer is no log line, and is skipped
+# What reading a file may raise: the OS, and gzip's and zlib's word on a
+# corrupt or truncated compressed file.
+READ_ERRORS = (OSError, EOFError, zlib.error)
 _ROTATED = re.compile(r"\.(\d+)(\.gz)?$|-(\d{8,10})(\.gz)?$")
 
 
@@ -168,6 +185,7 @@ class Reading:
         self.cursor = ""
         self.stopped = False
         self.error = ""  # why the journal could not be read, found as it was drained
+        self.skipped: list[str] = []  # rotated files not read, each with why
 
 
 def rotated(path: str) -> list[str]:
@@ -187,24 +205,72 @@ def fingerprint(path: str) -> str:
     try:
         with _open(path) as handle:
             first = handle.readline(FINGERPRINT)
-    except (OSError, EOFError):
+    except READ_ERRORS:
         return ""
     if not first.endswith(b"\n") and len(first) < FINGERPRINT:
         return ""
     return hashlib.sha256(first).hexdigest()[:32]
 
 
-def _open(path: str):
-    return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
+def _open(path: str) -> Handle:
+    """A regular file, opened for reading (decompressed if ``.gz``). Opening
+    never blocks, so a FIFO is refused rather than waited on; a directory or a
+    device raises OSError too."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+        if not path.endswith(".gz"):
+            return os.fdopen(fd, "rb")
+        raw = os.fdopen(fd, "rb", buffering=0)  # gzip buffers
+    except BaseException:
+        os.close(fd)
+        raise
+    unpacked = gzip.GzipFile(fileobj=raw, mode="rb")
+    unpacked.myfileobj = raw  # closed with it, as when gzip opens the file itself
+    return unpacked
+
+
+def why_unreadable(path: str, exc: BaseException) -> str:
+    """Why a log cannot be read, in the words that lead to the fix:
+    "permission denied: add the monitoring user to group adm"."""
+    if isinstance(exc, PermissionError):
+        try:
+            info = os.stat(path)
+        except OSError:
+            return "permission denied"
+        if info.st_mode & stat.S_IRGRP and info.st_gid not in os.getgroups() \
+                and info.st_gid != os.getegid():
+            import grp
+
+            try:
+                group = grp.getgrgid(info.st_gid).gr_name
+            except KeyError:
+                group = f"gid {info.st_gid}"
+            return f"permission denied: add the monitoring user to group {group}"
+        return f"permission denied (mode {stat.S_IMODE(info.st_mode):04o})"
+    if isinstance(exc, IsADirectoryError) or (isinstance(exc, OSError) and os.path.isdir(path)):
+        return "a directory, not a log file"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+class Unreadable(OSError):
+    """A log that cannot be read, and why in the user's words."""
 
 
 def read_files(paths: list[str], positions: dict[str, Position], clock: Clock,
                since: float, deadline: Deadline) -> Reading:
     """Every complete line added to each log since its position (or, without
-    one, since ``since``). A log that cannot be opened raises OSError naming
-    it, at once; the lines come as ``Reading.lines`` is drained."""
+    one, since ``since``). A log that cannot be opened raises Unreadable
+    naming it, at once; the lines come as ``Reading.lines`` is drained."""
     for path in paths:
-        os.stat(path)  # a missing or unreadable log is the user's to hear about
+        try:  # a missing or unreadable log is the user's to hear about
+            _open(path).close()
+        except READ_ERRORS as exc:
+            code = exc.errno if isinstance(exc, OSError) and exc.errno else errno.EIO
+            raise Unreadable(code, why_unreadable(path, exc), path) from None
     reading = Reading()
     reading.positions = dict(positions)
     reading.lines = _files(paths, positions, clock, since, deadline, reading)
@@ -255,36 +321,65 @@ def _first_covering(files: list[str], since: float) -> int:
 def _read(path: str, where: list[int], clock: Clock, since: float, deadline: Deadline,
           reading: Reading) -> Iterator[Line]:
     """The complete lines of one file from ``where[0]``, which follows the
-    reading (the end of the last complete line read)."""
+    reading (the end of the last complete line read). A file that cannot be
+    read, or breaks off (a corrupt ``.gz``), is noted in ``reading.skipped``:
+    what was read of it counts."""
     try:
         handle = _open(path)
-    except OSError:
+    except READ_ERRORS as exc:
+        reading.skipped.append(f"{path}: {why_unreadable(path, exc)}")
         return
     with handle:
         try:
-            size = os.fstat(handle.fileno()).st_size
-            if not path.endswith(".gz") and size < where[0]:  # truncated: start again
-                where[0] = 0
-            if where[0]:
-                if path.endswith(".gz"):
-                    handle.read(where[0])
-                else:
-                    handle.seek(where[0])
-            rest = b""
-            while True:
-                if deadline.expired:
-                    reading.stopped = True
-                    return
-                block = handle.read(CHUNK)
-                if not block:
-                    return
-                block = rest + block
-                cut = block.rfind(b"\n") + 1
-                rest = block[cut:]
-                yield from _lines(block[:cut], clock, since, reading)
-                where[0] += cut
-        except (OSError, EOFError, gzip.BadGzipFile):
-            pass  # a file cut short (rotation under our feet): what was read counts
+            yield from _blocks(path, handle, where, clock, since, deadline, reading)
+        except READ_ERRORS as exc:
+            reading.skipped.append(f"{path}: read up to octet {where[0]}, then "
+                                   f"{why_unreadable(path, exc)}")
+
+
+def _blocks(path: str, handle: Handle, where: list[int], clock: Clock, since: float,
+            deadline: Deadline, reading: Reading) -> Iterator[Line]:
+    size = os.fstat(handle.fileno()).st_size
+    if not path.endswith(".gz") and size < where[0]:  # truncated: start again
+        where[0] = 0
+    if path.endswith(".gz"):
+        left = where[0]  # no seeking in a compressed file: read up to it, block by block
+        while left > 0:
+            if deadline.expired:
+                reading.stopped = True
+                return
+            skipped = len(handle.read(min(left, CHUNK)))
+            if not skipped:
+                return  # the position was past the end: nothing new
+            left -= skipped
+    elif where[0]:
+        handle.seek(where[0])
+    rest = b""
+    overlong = False  # inside a line too long to keep, until its end
+    while True:
+        if deadline.expired:
+            reading.stopped = True
+            return
+        block = handle.read(CHUNK)
+        if not block:
+            return
+        if overlong:
+            end = block.find(b"\n") + 1
+            where[0] += end or len(block)
+            if not end:
+                continue
+            block, overlong = block[end:], False
+        block = rest + block
+        cut = block.rfind(b"\n") + 1
+        rest = block[cut:]
+        yield from _lines(block[:cut], clock, since, reading)
+        where[0] += cut
+        if len(rest) > MAX_LINE:
+            reading.read += 1
+            reading.unreadable += 1
+            reading.sample = reading.sample or rest[:200].decode("utf-8", "replace")
+            where[0] += len(rest)
+            rest, overlong = b"", True
 
 
 def _lines(block: bytes, clock: Clock, since: float, reading: Reading) -> Iterator[Line]:
@@ -337,7 +432,8 @@ def _journal(process: Any, since: float, deadline: Deadline,
     timer = threading.Timer(deadline.remaining(), process.kill)
     timer.start()
     try:
-        for raw in process.stdout:
+        # a line at most MAX_LINE long: a longer one comes in pieces, unreadable
+        for raw in iter(lambda: process.stdout.readline(MAX_LINE), b""):
             reading.read += 1
             try:
                 entry = json.loads(raw)
@@ -360,7 +456,7 @@ def _journal(process: Any, since: float, deadline: Deadline,
         if process.poll() is None:
             process.kill()
             process.wait()
-    complaint = process.stderr.read()
+    complaint = process.stderr.read(64 * 1024)
     if process.returncode < 0:
         reading.stopped = True  # killed at the deadline
     elif NOT_ALLOWED in complaint:

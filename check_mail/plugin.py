@@ -29,7 +29,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 import nagiosplugin
 from nagiosplugin import Check, CheckError, Metric, Results
@@ -447,6 +447,8 @@ class LogResource(Resource):
     run (kept in a state file), and keeps the state for the next one."""
 
     name = ""  # the plugin's, for the state file's name: "senders"
+    # what the check keeps in its state besides counts: logstate.fits() shapes
+    state_shape: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, args: argparse.Namespace, deadline: Deadline) -> None:
         super().__init__(args, deadline)
@@ -471,13 +473,8 @@ class LogResource(Resource):
                     f"window={number(args.window)} {options}")
         self.state_path = "" if args.no_state else (
             args.state_file or logstate.default_path(self.name, identity))
-        distrust = "" if args.state_file or not self.state_path else \
-            logstate.foreign(os.path.dirname(self.state_path))
-        if distrust:
-            self.notes.append(f"state not kept: {distrust}")
-            self.state_path = ""
-        state = logstate.State.load(self.state_path, identity) if self.state_path \
-            else logstate.State(identity)
+        state = logstate.State.load(self.state_path, identity, self.state_shape) \
+            if self.state_path else logstate.State(identity)
         if state.note:
             self.notes.append(state.note)
         left = self.deadline.remaining()  # a fifth of it (at most 1 s) kept for the rest
@@ -508,6 +505,8 @@ class LogResource(Resource):
         """What the long output says about the reading itself."""
         lines = list(self.notes)
         reading = self.reading
+        if reading:
+            lines += [f"not read: {skipped}" for skipped in reading.skipped]
         if reading and reading.unreadable:
             lines.append(f"{reading.unreadable} of {reading.read} lines could not be read, "
                          f"such as: {reading.sample[:200]}")

@@ -191,3 +191,33 @@ def test_a_log_too_long_for_one_run_is_read_over_several(log, monkeypatch):
     stateless = run_check(check, "--log", str(log.path), "--no-state")
     assert stateless.first.endswith(" log lines read before -t 10 ran out; keep a state file "
                                     "or give a longer -t")
+
+
+def test_a_log_the_monitoring_user_may_not_read_is_unknown(tmp_path):
+    """Issue 21: the Debian case, a log of group adm (0640) and a monitoring
+    user outside adm. Run as a user would: the installed plugin, without the
+    power to read what it may not (root drops CAP_DAC_OVERRIDE through setpriv,
+    and the log is someone else's)."""
+    import grp
+    import os
+    import shutil
+    import subprocess
+
+    from tests.helpers.plugins import executable, need
+
+    setpriv = shutil.which("setpriv")
+    need(os.getuid() == 0 and setpriv is not None,
+         "making a log another user's, and dropping root's power to read it, takes root "
+         "and setpriv")
+    log = tmp_path / "mail.log"
+    log.write_text("")
+    log.chmod(0o640)
+    os.chown(log, 65534, grp.getgrnam("adm").gr_gid)
+    prefix = [str(setpriv), "--bounding-set", "-dac_override,-dac_read_search", "--"]
+    for plugin, name in (("check_senders", "SENDERS"), ("check_refusals", "REFUSALS")):
+        proc = subprocess.run([*prefix, executable(plugin), "--log", str(log), "--no-state",
+                               *(["--no-queue"] if name == "REFUSALS" else [])],
+                              capture_output=True, text=True, timeout=30)
+        assert (proc.returncode, proc.stderr) == (3, ""), proc.stdout
+        assert proc.stdout == (f"{name} UNKNOWN - cannot read the log: {log}: permission "
+                               f"denied: add the monitoring user to group adm\n")

@@ -177,9 +177,110 @@ def test_unreadable_lines_are_counted_with_a_sample(tmp_path):
 
 
 def test_a_missing_log_is_an_error_naming_it(tmp_path):
-    with pytest.raises(FileNotFoundError) as raised:
+    with pytest.raises(maillog.Unreadable) as raised:
         catch_up(logstate.State("x"), tmp_path / "nowhere.log")
     assert raised.value.filename == str(tmp_path / "nowhere.log")
+    assert raised.value.strerror == "No such file or directory"
+
+
+@pytest.mark.parametrize(("make", "why"), [
+    (lambda path: path.mkdir(), "a directory, not a log file"),
+    (lambda path: os.mkfifo(path), "not a regular file"),
+    (lambda path: path.symlink_to("/dev/zero"), "not a regular file"),
+])
+def test_a_log_that_is_no_file_is_an_error_never_empty(tmp_path, make, why):
+    """Issue 21: a directory, a FIFO (never waited on) or a device as --log."""
+    log = tmp_path / "mail.log"
+    make(log)
+    with pytest.raises(maillog.Unreadable) as raised:
+        catch_up(logstate.State("x"), log)
+    assert (raised.value.filename, raised.value.strerror) == (str(log), why)
+
+
+def test_why_a_log_may_not_be_read_names_the_group(tmp_path):
+    """Issue 21: root:adm 0640 and a user outside adm (the test runs the
+    real plugin that way in test_check_senders)."""
+    log = tmp_path / "mail.log"
+    log.write_text("")
+    log.chmod(0o640)
+    os.chown(log, -1, 4 if os.getuid() == 0 else os.getgid())
+    denied = PermissionError(13, "Permission denied", str(log))
+    why = maillog.why_unreadable(str(log), denied)
+    if os.getuid() == 0 and 4 not in os.getgroups():
+        import grp
+
+        assert why == (f"permission denied: add the monitoring user to group "
+                       f"{grp.getgrgid(4).gr_name}")
+    log.chmod(0o600)
+    assert maillog.why_unreadable(str(log), denied) == "permission denied (mode 0600)"
+
+
+def gz_log(path, lines: list[str]) -> None:
+    with gzip.open(path, "wt") as out:
+        out.write("".join(line + "\n" for line in lines))
+
+
+def test_a_corrupt_rotated_file_is_skipped_with_a_note_and_the_rest_read(tmp_path):
+    """Issue 21: zlib's error on a broken .gz is a note, not a crash."""
+    log, writer, state = tmp_path / "mail.log", LogWriter(), logstate.State("x")
+    now = time.time()
+    gz_log(tmp_path / "mail.log.2.gz", messages(writer, now - 3000, 2))
+    broken = bytearray((tmp_path / "mail.log.2.gz").read_bytes())
+    broken[20:40] = b"\xff" * 20
+    (tmp_path / "mail.log.2.gz").write_bytes(bytes(broken))
+    (tmp_path / "mail.log.3.gz").write_bytes(b"\x1f\x8b not gzip at all")
+    write(log, messages(writer, now - 60, 3))
+    reading = catch_up(state, log, window=7200)
+    assert qmgr_lines(reading) == 3
+    assert len(reading.skipped) == 2
+    assert all(".gz: " in note for note in reading.skipped)
+
+
+def test_a_position_deep_in_a_gz_is_reached_in_bounded_memory(tmp_path):
+    """Issue 21: a saved (or hostile) offset inside a compressed file is
+    skipped by streaming, not by one read of that many octets."""
+    import tracemalloc
+
+    writer = LogWriter()
+    filler = "x" * 200
+    now = time.time()
+    with gzip.open(tmp_path / "mail.log.1.gz", "wt", compresslevel=1) as out:
+        for _ in range(150_000):  # some 30 MB, read back from a position near its end
+            out.write(filler + "\n")
+        out.write("".join(line + "\n" for line in messages(writer, now - 60, 1)))
+    (tmp_path / "mail.log").write_text("")
+    first = maillog.fingerprint(str(tmp_path / "mail.log.1.gz"))
+    for offset in (150_000 * 201, 10**15):
+        positions = {str(tmp_path / "mail.log"): maillog.Position(
+            str(tmp_path / "mail.log"), first, offset)}
+        tracemalloc.start()
+        reading = maillog.read_files([str(tmp_path / "mail.log")], positions, clock(),
+                                     now - 3600, Deadline(30))
+        lines = list(reading.lines)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < 8 * maillog.CHUNK, peak
+        queued = sum(1 for line in lines if line.text.startswith("from="))
+        assert queued == (1 if offset < 10**15 else 0)
+
+
+def test_a_line_without_end_is_skipped_in_bounded_memory(tmp_path):
+    """A log (or a gzip bomb) of one endless line: counted unreadable, and
+    memory stays at a block or two."""
+    import tracemalloc
+
+    writer = LogWriter()
+    log = tmp_path / "mail.log"
+    with open(log, "w") as out:
+        out.write("y" * (3 * maillog.MAX_LINE) + "\n")
+    write(log, messages(writer, time.time() - 60, 1))
+    tracemalloc.start()
+    reading = catch_up(logstate.State("x"), log)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert qmgr_lines(reading) == 1
+    assert reading.unreadable == 1 and reading.sample.startswith("yyy")
+    assert peak < 8 * maillog.CHUNK, peak
 
 
 def test_the_state_file_round_trip(tmp_path):
@@ -300,19 +401,70 @@ def test_a_state_file_holds_only_the_window(tmp_path):
     assert "old" not in json.loads(path.read_text())["minutes"].__repr__()
 
 
-def test_a_default_folder_someone_else_made_is_not_trusted(tmp_path):
-    mine = tmp_path / "mine"
-    mine.mkdir(mode=0o700)
-    assert logstate.foreign(str(mine)) == ""
-    assert logstate.foreign(str(tmp_path / "not yet")) == ""
+def test_a_state_folder_is_made_private_and_refused_when_it_is_not(tmp_path):
+    """Issue 21: the folder is made 0700; one that is shared, another's, or a
+    link is refused, for the default folder and --state-file alike."""
+    state = logstate.State("x")
+    assert state.save(str(tmp_path / "new" / "s.json")) == ""
+    assert oct(os.stat(tmp_path / "new").st_mode & 0o777) == "0o700"
     shared = tmp_path / "shared"
     shared.mkdir()
-    shared.chmod(0o777)
-    assert logstate.foreign(str(shared)) == f"{shared} is not this user's own folder"
+    shared.chmod(0o1777)
+    assert state.save(str(shared / "s.json")) == (
+        f"state not kept in {shared}/s.json: {shared} is not this user's own folder "
+        f"(owner uid {os.getuid()}, mode 1777)")
     link = tmp_path / "link"
-    link.symlink_to(mine)
-    assert logstate.foreign(str(link)) == f"{link} is not this user's own folder"
+    link.symlink_to(tmp_path / "new")
+    assert state.save(str(link / "s.json")).startswith(f"state not kept in {link}/s.json: ")
+    (shared / "s.json").write_text('{"version": 1}')
+    assert logstate.State.load(str(shared / "s.json"), "x").note.startswith(
+        f"state file {shared}/s.json ignored: {shared} is not this user's own folder")
     assert logstate.default_path("senders", "x").startswith(f"/var/tmp/check-mail-{os.getuid()}/")
+
+
+def test_a_state_file_that_is_a_link_is_neither_read_nor_followed(tmp_path):
+    """Issue 21: a link planted where the state file goes: the state is
+    replaced by a file of its own, and the link's target is never written."""
+    folder = tmp_path / "state"
+    folder.mkdir(mode=0o700)
+    target = tmp_path / "target"
+    target.write_text("precious")
+    (folder / "s.json").symlink_to(target)
+    state = logstate.State.load(str(folder / "s.json"), "x")
+    assert state.note.startswith(f"state file {folder}/s.json ignored: ")
+    assert state.save(str(folder / "s.json")) == ""
+    assert target.read_text() == "precious"
+    assert not (folder / "s.json").is_symlink()
+    assert sorted(p.name for p in folder.iterdir()) == ["s.json"]  # no temporary left
+
+
+@pytest.mark.parametrize("data", [
+    "[" * 100_000 + "]" * 100_000,
+    '{"version": 1, "identity": "x", "positions": [[1, 2, 3]], "cursor": "", "pending": {}, '
+    '"minutes": {}, "extra": {}}',
+    '{"version": 1, "identity": "x", "positions": [], "cursor": "", "pending": {"A": [1, 2]}, '
+    '"minutes": {}, "extra": {}}',
+    '{"version": 1, "identity": "x", "positions": [], "cursor": "", "pending": {}, '
+    '"minutes": {"12": {"a": "many"}}, "extra": {}}',
+    '{"version": 1, "identity": "x", "positions": [], "cursor": "", "pending": {}, '
+    '"minutes": {"NaN": {}}, "extra": {}}',
+    '{"version": 1, "identity": "x", "positions": [], "cursor": "", "pending": {}, '
+    '"minutes": {}, "extra": {"senders": {"a": {"how": "sasl", "first": NaN, "last": 1, '
+    '"clients": []}}}}',
+    '{"version": 1, "identity": "x", "positions": [], "cursor": "", "pending": {}, '
+    '"minutes": {}, "extra": {"senders": {"a": {"how": "sasl"}}}}',
+    '{"version": 1, "identity": "x", "positions": [], "cursor": "", "pending": {}, '
+    '"minutes": {}, "extra": {"senders": []}}',
+])
+def test_a_hostile_state_file_is_ignored_with_a_note(tmp_path, data):
+    """Issue 21: deep nesting, wrong types, NaN: ignored, never a crash."""
+    from check_mail.checks.senders import Senders
+
+    path = tmp_path / "s.json"
+    path.write_text(data)
+    state = logstate.State.load(str(path), "x", Senders.state_shape)
+    assert state.note.startswith(f"state file {path} ignored: "), state.note
+    assert (state.positions, state.pending, state.minutes, state.extra) == ({}, {}, {}, {})
 
 
 def test_only_a_line_feed_ends_a_line(tmp_path):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import re
 import time
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from check_mail import plugin
 from check_mail.deadline import Deadline
@@ -106,6 +106,9 @@ def parser() -> plugin.Parser:
 
 class Refusals(plugin.LogResource):
     name = "refusals"
+    state_shape: ClassVar[dict[str, Any]] = {"samples": {str: {
+        "time": float, "dsn": str, "reply": str, "relay": str, "ours": [str], "meaning": str,
+        "help": str, "status": str}}}
 
     def __init__(self, args: argparse.Namespace, deadline: Deadline,
                  signatures: Signatures) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from check_mail import files, plugin
 from check_mail.deadline import Deadline
@@ -76,6 +76,9 @@ def parser() -> plugin.Parser:
 
 class Senders(plugin.LogResource):
     name = "senders"
+
+    state_shape: ClassVar[dict[str, Any]] = {"senders": {str: {
+        "how": str, "first": float, "last": float, "clients": [str]}}}
 
     def __init__(self, args: argparse.Namespace, deadline: Deadline,
                  limits: list[tuple[str, Any, Any]]) -> None:
