@@ -130,11 +130,51 @@ def test_no_postqueue_skips_the_queue_and_says_so(log):
     log.deliver(3)
     run = log.run("-v", queue="/nonexistent/postqueue")
     assert run.returncode == 0
+    assert run.first.startswith("REFUSALS OK - 0 refusals in 1h (3 deliveries); queue not "
+                                "checked (/nonexistent/postqueue not found)")
     assert "queue not checked: /nonexistent/postqueue not found" in run.lines
-    failing = log.run("-v", queue=log.postqueue(fails=True))
-    assert failing.returncode == 0
-    assert any(line.startswith("queue not checked: ") and "fatal: no queue" in line
-               for line in failing.lines)
+
+
+def test_a_failing_postqueue_is_unknown_never_an_empty_queue(log):
+    log.deliver(3)
+    run = log.run(queue=log.postqueue(fails=True))
+    assert run.returncode == 3, run.stdout
+    assert run.first.startswith("REFUSALS UNKNOWN - the queue could not be read: postqueue "
+                                "failed: postqueue: fatal: no queue |")
+
+
+def test_postfix_down_is_critical(log, tmp_path):
+    log.deliver(3)
+    script = tmp_path / "down"
+    script.write_text("#!/bin/sh\necho 'postqueue: fatal: Queue report unavailable - mail "
+                      "system is down' >&2\nexit 69\n")
+    script.chmod(0o755)
+    run = log.run(queue=str(script))
+    assert run.returncode == 2, run.stdout
+    assert run.first.startswith("REFUSALS CRITICAL - Postfix is not running (down failed: "
+                                "postqueue: fatal: Queue report unavailable - mail system is "
+                                "down) |")
+
+
+@pytest.mark.parametrize(("body", "why"), [
+    ("exec sleep 60", "stopped: it had not finished after "),
+    ("exec yes '{}'", "stopped: it printed more than 64 MiB"),
+    ("echo 'not json'", "printed something other than its listing (line 1)"),
+    ("echo '{\"queue_name\": \"deferred\", \"recipients\": [{\"address\": 5}]}'",
+     "printed something other than its listing (line 1)"),
+    ("echo '{\"queue_name\": \"deferred\", \"arrival_time\": \"NaN\"}'",
+     "printed something other than its listing (line 1)"),
+    ("python3 -c 'print(\"[\" * 100000)'", "printed something other than its listing"),
+    ("kill -9 $$", "postqueue failed: exit status -9"),
+])
+def test_a_postqueue_that_hangs_floods_or_lies_is_unknown(log, tmp_path, body, why):
+    script = tmp_path / "postqueue"
+    script.write_text(f"#!/bin/sh\n{body}\n")
+    script.chmod(0o755)
+    run = log.run("-t", "3", queue=str(script))
+    assert run.returncode == 3, run.stdout
+    assert run.first.startswith("REFUSALS UNKNOWN - the queue could not be read: ")
+    assert why in run.first
 
 
 def test_bad_input_is_one_unknown_line(log, tmp_path):

@@ -24,10 +24,12 @@ def test_the_real_server_form(domain, tmp_path):
     answers, one line each."""
     quiet = tmp_path / "mail.log"
     quiet.write_text("")
+    # No Postfix on this PATH (a machine without one): the queue is skipped, and
+    # says so. Where postqueue fails instead, the queue is UNKNOWN, never empty.
     run = run_plugin("check-mail", "-H", sim.SMTP_HOST, "-D", sim.DOMAIN, "-s", "rsa2026",
                      "-n", domain.nameserver, "-p", str(domain.smtp_port), "--ca-file",
                      str(domain.files / "ca.pem"), "--mta-sts-port", str(domain.https_port),
-                     "--log", str(quiet), timeout=60)
+                     "--log", str(quiet), timeout=60, env={"PATH": "/usr/bin:/bin"})
     assert run.returncode == 0, run.stdout
     assert run.lines[0].startswith("check-mail: smtp.example.net and example.net (10 plugins, ")
     assert [line.split()[:2] for line in run.lines[1:11]] == [
@@ -35,6 +37,8 @@ def test_the_real_server_form(domain, tmp_path):
         ["OK", "DMARC"], ["OK", "TLS"], ["OK", "DKIM"], ["OK", "SENDERS"], ["OK", "REFUSALS"]]
     assert run.lines[4] == ("OK        POSTMASTER  postmaster, hostmaster, abuse accepted by "
                             "1 MX (1 address)")
+    assert run.lines[10] == ("OK        REFUSALS    0 refusals in 1h (0 deliveries); queue not "
+                             "checked (postqueue not found)")
     assert run.lines[-1] == "overall: OK"
     assert "\033[" not in run.stdout  # no colour when piped
 

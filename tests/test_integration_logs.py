@@ -118,3 +118,45 @@ def test_refusals_from_a_real_postfix_log_and_queue(postfix):
                             "banned sending IP [127.0.0.1] (2 in 1h); gmail.com rate-limits (1)")
     assert "queue: 1 messages, 1 deferred (gmail.com 1)" in run.lines
     assert "deferred=1;;;0" in run.lines[-1]
+
+
+def test_a_stopped_postfix_is_critical_never_an_empty_queue(postfix):
+    """Issue 21: the real postqueue of a Postfix that is not running says
+    "mail system is down": CRITICAL, saying so. Runs last: it stops the
+    module's Postfix (the fixture's exit copes with one already stopped)."""
+    import os
+
+    master = int((postfix.dir / "queue" / "pid" / "master.pid").read_text().split()[0])
+    stopped = postfix._postfix("stop")
+    assert stopped.returncode == 0, stopped.stderr
+    for _ in range(200):  # until master has gone
+        try:
+            os.kill(master, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    # As the monitoring user, not root: root's postqueue reads a stopped queue
+    # itself. A user's postqueue -c must be allowed by the default main.cf
+    # (alternate_config_directories): one of the test's own, bound over
+    # /etc/postfix in a mount namespace of the wrapper's alone.
+    need(os.getuid() == 0 and shutil.which("setpriv") is not None
+         and shutil.which("unshare") is not None,
+         "running postqueue as another user takes root, setpriv and unshare")
+    etc = postfix.dir / "etc-postfix"
+    shutil.copytree("/etc/postfix", etc, symlinks=True)
+    (etc / "main.cf").write_text(f"compatibility_level = 3.6\n"
+                                 f"alternate_config_directories = {postfix.dir / 'conf'}\n")
+    as_nobody = postfix.dir / "postqueue-as-nobody"
+    as_nobody.write_text(f'#!/bin/sh\nexec unshare -m --propagation private sh -c \''
+                         f'mount --bind "$0" /etc/postfix && exec setpriv --reuid=65534 '
+                         f'--regid=65534 --clear-groups postqueue "$@"\' "{etc}" "$@"\n')
+    as_nobody.chmod(0o755)
+    run = run_plugin("check_refusals", "--log", str(postfix.dir / "maillog"), "--no-state",
+                     "--postfix-config", str(postfix.dir / "conf"), "--postqueue",
+                     str(as_nobody))
+    assert run.returncode == 2, run.stdout
+    assert run.lines[0].startswith("REFUSALS CRITICAL - Postfix is not running "
+                                   "(postqueue-as-nobody failed: postqueue: fatal: Queue report "
+                                   "unavailable - mail system is down (Connect to the Postfix "
+                                   "showq service: Connection refused)); outlook.com blocks (2), "
+                                   "gmail.com rate-limits (1) |"), run.stdout

@@ -40,7 +40,11 @@ states, per receiver and category in the window:
   WARNING   more than -w of another category (default: any); bounces over
             --bounce-warning percent; deferred mail outside --queue-warning, or older
             than --age-warning
-  UNKNOWN   the log cannot be read
+  UNKNOWN   the log or the queue cannot be read (postqueue fails, hangs, floods or
+            prints something else than its listing)
+
+  Postfix not running (postqueue: "mail system is down") is CRITICAL. Only a
+  postqueue that is not installed skips the queue, and the status line says so.
 
 categories: blocked, rate-limited, authentication (SPF, DKIM, DMARC, PTR),
 content (spam), recipient-unknown, mailbox-full, other. The shipped signature
@@ -162,7 +166,7 @@ class Refusals(plugin.LogResource):
 
             command = [args.postqueue, "-j"] + (["-c", args.postfix_config]
                                                 if args.postfix_config else [])
-            self.queue = queue.read(command, now, self.deadline.remaining())
+            self.queue = queue.read(command, now, self.deadline)
             yield plugin.Metric("queue", self.judge_queue(), context="queue")
         by_category = {c: 0 for c in CATEGORIES}
         for (_, category), n in self.counts.items():
@@ -172,7 +176,7 @@ class Refusals(plugin.LogResource):
         yield plugin.Metric("deliveries", self.deliveries, min=0, context="measure")
         yield plugin.Metric("bounce_ratio", round(self.bounce_ratio(), 2), "%", min=0,
                             max=100, context="measure")
-        if self.queue is not None and not self.queue.error:
+        if self.queue is not None and not (self.queue.error or self.queue.skipped):
             yield plugin.Metric("deferred", self.queue.deferred, min=0, context="measure")
             yield plugin.Metric("oldest", int(self.queue.oldest), "s", min=0,
                                 context="measure")
@@ -224,8 +228,12 @@ class Refusals(plugin.LogResource):
     def judge_queue(self) -> list[Finding]:
         args, found = self.args, self.queue
         assert found is not None
+        if found.skipped:
+            return [Finding(Level.OK, f"queue not checked: {found.skipped}")]
+        if found.down:
+            return [Finding(Level.CRITICAL, down(found))]
         if found.error:
-            return [Finding(Level.OK, f"queue not checked: {found.error}")]
+            return [Finding(Level.UNKNOWN, f"the queue could not be read: {found.error}")]
         out = []
         where = ", ".join(f"{domain} {n}" for domain, n in found.by_domain.most_common(3))
         for rng, level, option in ((args.queue_critical, Level.CRITICAL, "--queue-critical"),
@@ -242,6 +250,10 @@ class Refusals(plugin.LogResource):
                                           f"{plugin.duration_text(limit)})"))
                 break
         return out
+
+
+def down(found: Queue) -> str:
+    return f"Postfix is not running ({found.error})"
 
 
 def remote_reply(reply: str) -> str:
@@ -276,7 +288,9 @@ class Wording(plugin.Summary):
         line = (f"{count(refused, 'refusal')} in {window} "
                 f"({count(resource.deliveries, 'delivery', 'deliveries')})")
         found = resource.queue
-        if found is not None and not found.error:
+        if found is not None and found.skipped:
+            line += f"; queue not checked ({found.skipped})"
+        elif found is not None:
             line += f"; queue: {found.deferred} deferred"
             if found.deferred:
                 line += f", oldest {_age(found.oldest)}"
@@ -287,6 +301,10 @@ class Wording(plugin.Summary):
         blocks 192.0.2.25: 550 5.7.606 ... (12 in 1h); gmail.com rate-limits (3)"."""
         line = plugin.problem_line(results)
         ranked = sorted(self.resource.brief, key=lambda item: -item[0].rank)
+        found = self.resource.queue
+        if found is not None and found.down:  # the worst of all: it leads, refusals follow
+            briefs = [brief for _, _, brief in ranked]
+            return down(found) + (f"; {', '.join(briefs[:3])}" if briefs else "")
         if not any(line.startswith(full) for _, full, _ in ranked):
             return line  # the worst is not a refusal (the queue, bounces)
         first = line.split(" (+", 1)[0]
@@ -312,9 +330,9 @@ class Wording(plugin.Summary):
             lines.append(line)
         found = resource.queue
         if found is not None:
-            if found.error:
-                lines.append(f"queue not checked: {found.error}")
-            else:
+            if found.skipped:
+                lines.append(f"queue not checked: {found.skipped}")
+            elif not found.error:
                 where = ", ".join(f"{d} {n}" for d, n in found.by_domain.most_common(5))
                 lines.append(f"queue: {found.messages} messages, {found.deferred} deferred"
                              + (f" ({where})" if where else ""))

@@ -57,10 +57,13 @@ class Run:
         return re.sub(r"time=[0-9.]+s", "time=Xs", self.lines[0]) if self.lines else ""
 
 
-def run_plugin(name: str, *args: str, stdin: str | None = None, timeout: float = 30) -> Run:
-    """The installed executable, as a monitoring system runs it."""
+def run_plugin(name: str, *args: str, stdin: str | None = None, timeout: float = 30,
+               env: dict[str, str] | None = None) -> Run:
+    """The installed executable, as a monitoring system runs it (``env`` adds
+    to or overrides the environment)."""
     proc = subprocess.run([executable(name), *args], capture_output=True, text=True,
-                          input=stdin, timeout=timeout)
+                          input=stdin, timeout=timeout,
+                          env={**os.environ, **env} if env is not None else None)
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
