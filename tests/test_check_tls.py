@@ -4,6 +4,7 @@ policies in every mode, TLS-RPT."""
 
 from __future__ import annotations
 
+import datetime
 import sys
 
 import pytest
@@ -169,9 +170,28 @@ def test_dane_ee_vouches_for_a_self_signed_certificate(world):
     world.rpt()
     run = world.run("-D", "example.org")
     assert run.returncode == 0, run.stdout
+    expired = (datetime.datetime.now(datetime.timezone.utc)
+               - datetime.timedelta(days=1)).strftime("%Y-%m-%d")
     assert run.first.startswith("TLS OK - 1 MX, 1 address: STARTTLS, TLS 1.3, certificate "
-                                "DANE-authenticated (has expired), DANE matches | "
+                                "vouched for by DANE-EE only (senders check neither name nor "
+                                f"dates under DANE-EE): name matches, expired since {expired}, "
+                                "not trusted ("
+                                "self-signed certificate), DANE matches | "
                                 "'mx1.example.org_days'=-2 ")
+
+
+def test_dane_ee_never_calls_a_certificate_for_another_name_valid(world, ca):
+    """Issue 21: a CA-trusted certificate for another name that a 3 1 1
+    record matches is accepted by DANE senders, and said to be for that name."""
+    world.serve(ca.issue("mx.other.example"))
+    world.tlsa(world.ee())
+    world.rpt()
+    run = world.run("-D", "example.org")
+    assert run.returncode == 0, run.stdout
+    assert run.first.startswith("TLS OK - 1 MX, 1 address: STARTTLS, TLS 1.3, certificate "
+                                "vouched for by DANE-EE only (senders check neither name nor "
+                                "dates under DANE-EE): for mx.other.example, expires in 89 "
+                                "days, DANE matches |")
 
 
 @pytest.mark.parametrize("days,state,words", [
@@ -425,12 +445,21 @@ def test_one_host_with_implicit_tls(world, ca):
                                 "(expires in 89 days) |")
 
 
-def test_an_address_has_no_name_to_match(world, ca):
+def test_an_address_has_no_name_to_match_and_says_so(world, ca):
+    """Issue 21: -H ADDRESS alone checks no name, and never says "valid"."""
     world.serve(ca.issue("www.example.org"))
     run = world.run("-H", "127.0.0.1")
     assert run.returncode == 0, run.stdout
     assert run.first.startswith("TLS OK - 127.0.0.1, 1 address: STARTTLS, TLS 1.3, "
-                                "certificate valid")
+                                "certificate trusted, name not checked (-H is an address: "
+                                "give --name) (expires in 89 days) |")
+    wrong = world.run("-H", "127.0.0.1", "--name", MX)
+    assert wrong.returncode == 2, wrong.stdout
+    assert wrong.first.startswith(f"TLS CRITICAL - {MX} 127.0.0.1: certificate is for "
+                                  f"www.example.org, not {MX} |")
+    right = world.run("-H", "127.0.0.1", "--name", "www.example.org")
+    assert right.first.startswith("TLS OK - www.example.org, 1 address: STARTTLS, TLS 1.3, "
+                                  "certificate valid (expires in 89 days) |")
 
 
 def test_a_host_judged_by_the_domain_policy(world):

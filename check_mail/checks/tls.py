@@ -76,6 +76,10 @@ def parser() -> plugin.Parser:
                         required=False)
     p.add_host_option("check this host instead of the MX set (a smarthost, a submission "
                       "server); with -D, judged by the domain's MTA-STS policy")
+    p.add_argument("--name", type=plugin.option_type(plugin.hostname), metavar="NAME",
+                   help="the name the certificate must carry (default -H itself; give it "
+                        "when -H is an address, else the name is not checked); also the "
+                        "name sent in SNI and looked up for TLSA")
     p.add_family_options()
     for flags, kind, default in ((("-w", "--warning"), "warning", "21"),
                                  (("-c", "--critical"), "critical", "7")):
@@ -140,7 +144,7 @@ class Tls(plugin.Resource):
         trusting, seeing = contexts(args.ca_file)
         hosts = []
         if args.host:
-            hosts = [(args.host.rstrip(".").lower(),
+            hosts = [((args.name or args.host).rstrip(".").lower(),
                       self.host_addresses(args.host, args.family))]
         settings = transport.Settings(args.port, args.tls, args.helo, args.family,
                                       args.mta_sts_port)
@@ -438,12 +442,8 @@ class Wording(plugin.Summary):
         parts = [f"{where}, {count(len(seen), 'address', 'addresses')}"]
         shown = sorted({a.shake.version.replace("TLSv", "TLS ") for a in seen})
         words = ["STARTTLS" if not args.tls else "TLS", *shown]
-        left = [a.certificate.days_left(self.resource.now) for a in seen if a.certificate]
-        trusted = all(not a.shake.untrusted for a in seen)
-        kind = "certificates" if len(seen) > 1 else "certificate"
-        if left:
-            state = "valid" if trusted else "DANE-authenticated"
-            words.append(f"{kind} {state} ({expiry(whole_days(min(left)))})")
+        if any(a.certificate for a in seen):
+            words.append(certificate_words(seen, self.resource.now))
         with_dane = [h for h in hosts if not host_dane_problems(h, survey)]
         if with_dane:
             words.append("DANE matches" if len(with_dane) == len(hosts)
@@ -466,6 +466,43 @@ class Wording(plugin.Summary):
         if survey.sts is not None:
             lines += sts_lines(survey)
         return lines + plugin.finding_lines(results)
+
+
+def certificate_words(seen: list[Address], now: datetime.datetime) -> str:
+    """What the OK line may say of the certificates: "valid" only when their
+    chain, name and dates were all checked and hold. A certificate that only
+    DANE-EE vouches for is said to be so, with what is wrong with it (RFC
+    7672 3.1.1: senders check neither its name nor its dates); one whose name
+    could not be checked (-H an address, no --name) says so."""
+    from check_mail.dns import is_address
+
+    kind = "certificates" if len(seen) > 1 else "certificate"
+    certified = [a for a in seen if a.certificate]
+    left = expiry(whole_days(min(a.certificate.days_left(now) for a in certified
+                                 if a.certificate)))
+    flawed = [a for a in certified if pkix_problems(a, now)]
+    if any(a.dane_ee for a in flawed):
+        address = next(a for a in flawed if a.dane_ee)
+        cert = address.certificate
+        assert cert is not None
+        facts = []
+        if is_address(address.host.name):
+            facts.append("name not checked (give --name)")
+        elif cert.matches(address.host.name):
+            facts.append("name matches")
+        else:
+            facts.append(f"for {', '.join(cert.names[:3]) or 'no name'}")
+        facts.append(f"expired since {cert.not_after:%Y-%m-%d}" if cert.days_left(now) < 0
+                     else expiry(whole_days(cert.days_left(now))))
+        if address.shake.untrusted:
+            facts.append(f"not trusted ({address.shake.untrusted})")
+        return (f"{kind} vouched for by DANE-EE only (senders check neither name nor dates "
+                f"under DANE-EE): {', '.join(facts)}")
+    if flawed:  # no CA vouches, a DANE-TA record does (and the name was checked)
+        return f"{kind} DANE-authenticated ({left})"
+    if any(is_address(a.host.name) for a in certified):
+        return f"{kind} trusted, name not checked (-H is an address: give --name) ({left})"
+    return f"{kind} valid ({left})"
 
 
 def tlsa_lines(host: Host) -> list[str]:
@@ -530,6 +567,8 @@ def sts_lines(survey: Survey) -> list[str]:
 def build(args: argparse.Namespace, deadline: Deadline) -> plugin.Check:
     if not args.domain and not args.host:
         raise plugin.UsageError("give -D DOMAIN (every MX) or -H HOST")
+    if args.name and not args.host:
+        raise plugin.UsageError("--name goes with -H: the MX names are the names to check")
     resource = Tls(args, deadline)
     return plugin.check(
         resource,
