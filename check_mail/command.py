@@ -18,7 +18,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import NoReturn
+from typing import Callable, NoReturn
 
 from check_mail import __version__, report
 
@@ -43,24 +43,45 @@ class Parser(argparse.ArgumentParser):
         super().print_help(sys.stdout)
 
 
+def as_given(convert: Callable[[str], object]) -> Callable[[str], str]:
+    """An option type of the plugins' (check_mail.plugin), checking a value
+    here as each plugin would; the text is kept, to be handed on to them."""
+    from check_mail import plugin
+
+    check = plugin.option_type(convert)
+
+    def keep(text: str) -> str:
+        check(text)
+        return text
+
+    keep.__name__ = convert.__name__
+    return keep
+
+
 def parser() -> Parser:
+    from check_mail import plugin
+
     p = Parser(prog="check-mail", description=(__doc__ or "").split("\n\n")[0],
                formatter_class=argparse.RawDescriptionHelpFormatter,
                epilog=(__doc__ or "").split("\n\n")[1])
     p.add_argument("-V", "--version", action="version", version=f"check-mail {__version__}")
-    p.add_argument("-H", "--host", metavar="HOST",
+    p.add_argument("-H", "--host", metavar="HOST", type=as_given(plugin.host),
                    help="the mail server (an address or a name; every address is checked)")
-    p.add_argument("-D", "--domain", metavar="DOMAIN", help="the mail domain")
+    p.add_argument("-D", "--domain", metavar="DOMAIN", type=as_given(plugin.domain),
+                   help="the mail domain")
     p.add_argument("-s", "--selector", action="append", default=[], metavar="NAME",
                    help="a DKIM selector of the domain (repeatable); without one, "
                         "check_dkim is skipped")
     p.add_argument("-n", "--nameserver", action="append", default=[], metavar="ADDR[:PORT]",
+                   type=as_given(plugin.nameserver),
                    help="the resolver every plugin asks (repeatable)")
-    p.add_argument("-p", "--port", metavar="PORT", help="SMTP port (default 25)")
-    p.add_argument("--helo", metavar="NAME", help="the name the SMTP probes say EHLO with")
+    p.add_argument("-p", "--port", metavar="PORT", type=as_given(plugin.port),
+                   help="SMTP port (default 25)")
+    p.add_argument("--helo", metavar="NAME", type=as_given(plugin.helo),
+                   help="the name the SMTP probes say EHLO with")
     p.add_argument("--ca-file", metavar="FILE",
                    help="check_tls also trusts the CA certificates in this PEM file")
-    p.add_argument("--mta-sts-port", metavar="PORT",
+    p.add_argument("--mta-sts-port", metavar="PORT", type=as_given(plugin.port),
                    help="check_tls fetches the MTA-STS policy from this port (default 443)")
     p.add_argument("--log", action="append", default=[], metavar="FILE",
                    help=f"check_senders and check_refusals read this Postfix log "
@@ -71,20 +92,22 @@ def parser() -> Parser:
     family.add_argument("-6", dest="family", action="store_const", const="-6",
                         help="IPv6 addresses only")
     p.add_argument("-t", "--timeout", default="20", metavar="SECONDS",
+                   type=as_given(plugin.seconds),
                    help="each plugin's -t (default %(default)s)")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="after the table, each plugin's command and whole output")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                    help="colour the states: on a terminal (auto, the default), always, never")
     sub = p.add_subparsers(dest="command", metavar="{demo,config}", parser_class=Parser)
+    port = plugin.option_type(plugin.port)
     demo = sub.add_parser("demo", help="the demo against a simulated mail domain")
     demo.add_argument("--serve", action="store_true",
                       help="keep the simulated domain serving (until Ctrl-C) instead")
-    demo.add_argument("--dns-port", type=int, default=10053, metavar="PORT",
+    demo.add_argument("--dns-port", type=port, default=10053, metavar="PORT",
                       help="with --serve: the nameserver's port (default %(default)s)")
-    demo.add_argument("--smtp-port", type=int, default=10025, metavar="PORT",
+    demo.add_argument("--smtp-port", type=port, default=10025, metavar="PORT",
                       help="with --serve: the SMTP servers' port (default %(default)s)")
-    demo.add_argument("--https-port", type=int, default=10443, metavar="PORT",
+    demo.add_argument("--https-port", type=port, default=10443, metavar="PORT",
                       help="with --serve: the MTA-STS policy host's port (default "
                            "%(default)s)")
     demo.add_argument("--files", type=Path, metavar="DIR",
@@ -121,10 +144,7 @@ def check(args: argparse.Namespace) -> int:
     """Every plugin that applies to the host and the domain, at once, as a table."""
     started = time.monotonic()
     planned = plan(args, sending_ips(args))
-    try:
-        guard = float(args.timeout) + 10  # each plugin ends in its own -t; this is a guard
-    except ValueError:
-        guard = 60.0  # the plugins refuse the bad -t themselves
+    guard = float(args.timeout) + 10  # each plugin ends in its own -t; this is a guard
     done = iter(report.run_all([run.command for run in planned if not run.skipped], guard))
     runs = [run if run.skipped else next(done) for run in planned]
     colour = report.use_colour(args.color)

@@ -144,3 +144,18 @@ def test_the_printed_nagios_configuration_validates(tmp_path):
                     "define service {\n  use generic-service\n  host_name mail.example.org\n"
                     "  service_description RBL\n  check_command check_mail_rbl\n}\n")
     nagios_check([printed, host])
+
+
+@pytest.mark.parametrize("argv", [
+    ["-t", "nan", "-D", "example.org"], ["-t", "1e10", "-D", "example.org"],
+    ["-t", "inf", "-D", "example.org"], ["-p", "99999", "-D", "example.org"],
+    ["-H", "a b"], ["-D", "example.org", "-n", "fe80::1%eth0"],
+    ["-D", "example.org", "--helo", "[x]\r\nDATA"], ["demo", "--dns-port", "0"],
+])
+def test_bad_options_are_refused_as_the_plugins_refuse_them(argv):
+    """Issue 21: check-mail checks its options with the plugins' own types:
+    one usage error, exit 3, no traceback."""
+    run = run_plugin("check-mail", *argv)
+    assert (run.returncode, run.stderr) == (3, ""), run.stdout
+    assert ": error: argument " in run.lines[-1], run.stdout
+    assert "Traceback" not in run.stdout
