@@ -374,3 +374,80 @@ def test_mutated_signed_messages(seed, nameserver):
     except dkim_library.DkimError:
         return  # a header line that is no header: refused as bad input
     assert all(check.verdict in dkim_library.Verdict for check in verification.checks)
+
+
+# -- round two: the log reader, state files, child processes, secrets -------------
+
+
+def log_run(check, name: str, log: str, *args: str) -> Run:
+    run = run_check(check, "--log", log, "-t", str(TIMEOUT), *args)
+    assert_contract(run, name)
+    assert "internal error" not in run.stdout, run.stdout
+    return run
+
+
+@pytest.mark.parametrize("seed", range(SEEDS))
+@pytest.mark.parametrize("kind", hostile.LOG_KINDS)
+def test_hostile_logs(kind, seed, tmp_path):
+    """Whatever --log is, a judgement or a plain UNKNOWN: never a crash, never
+    an OK for a log that could not be read."""
+    rng = random.Random(seed)
+    log = hostile.log_file(rng, tmp_path, kind)
+    for check, name in ((senders, "SENDERS"), (refusals, "REFUSALS")):
+        extra = ["--no-queue"] if check is refusals else []
+        run = log_run(check, name, log, "--state-file", str(tmp_path / f"{name}.json"), *extra)
+        if kind in ("directory", "fifo", "device"):
+            assert run.returncode == 3, run.stdout
+            assert "cannot read the log" in run.lines[0]
+
+
+@pytest.mark.parametrize("seed", range(SEEDS * 3))
+def test_hostile_state_files(seed, tmp_path):
+    rng = random.Random(seed)
+    log = hostile.log_file(rng, tmp_path, "postfix-and-noise")
+    for check, name in ((senders, "SENDERS"), (refusals, "REFUSALS")):
+        state = tmp_path / f"{name}.json"
+        state.write_text(hostile.state_json(rng))
+        extra = ["--no-queue"] if check is refusals else []
+        run = log_run(check, name, log, "--state-file", str(state), "-v", *extra)
+        assert run.returncode != 3, run.stdout
+        assert any("ignored" in line for line in run.lines), run.stdout
+
+
+@pytest.mark.parametrize("seed", range(SEEDS * 2))
+def test_hostile_postqueue(seed, tmp_path):
+    """A postqueue that hangs, floods, fails or lies is never an empty queue."""
+    rng = random.Random(seed)
+    log = hostile.log_file(rng, tmp_path, "postfix-and-noise")
+    body, listing = hostile.postqueue_script(rng)
+    script = tmp_path / "postqueue"
+    script.write_text(f"#!/bin/sh\n{body}\n")
+    script.chmod(0o755)
+    started = time.monotonic()
+    run = log_run(refusals, "REFUSALS", log, "--no-state", "--postqueue", str(script))
+    assert time.monotonic() - started <= TIMEOUT + plugin.MARGIN + SLACK, run.stdout
+    if not listing:
+        assert run.returncode in (2, 3), run.stdout
+        assert "queue: " not in run.lines[0], run.stdout
+
+
+@pytest.mark.parametrize("seed", range(SEEDS * 2))
+def test_secrets_echoed_by_dns_never_shown(seed, nameserver, tmp_path):
+    """A keyed list echoes its key in every form a careless server might."""
+    import base64
+
+    rng = random.Random(seed)
+    key = "".join(rng.choice("abcdefghijkmnpqrstuvwxyz23456789") for _ in range(rng.randrange(
+        6, 40)))
+    listed = f"1.2.0.192.{key}.zen.dq.spamhaus.net"
+    raw = base64.b64encode(rng.choice(("", "x", "xy", "key=")).encode() + key.encode()).decode()
+    echo = rng.choice((key, raw, f"key {key} ok", f"{raw}|{key}", key.upper() + key))
+    nameserver.add(listed, "A", "127.0.0.2")
+    nameserver.add(listed, "TXT", f'"{echo}"')
+    keys = tmp_path / "keys"
+    keys.write_text(f"spamhaus-dqs={key}\n")
+    run = run_check(rbl, "-n", nameserver.address, "-H", "192.0.2.1", "--key-file", str(keys),
+                    "-vvv")
+    assert_contract(run, "RBL")
+    assert key not in run.stdout
+    assert raw[8:-4] not in run.stdout or len(raw[8:-4]) < 4

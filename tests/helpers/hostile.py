@@ -189,3 +189,96 @@ def https_page(rng: random.Random) -> Page:
     if mood == "nasty-policy":
         return Page(POLICY + noise + b"\nmx: " + noise[:60] + b"\n")
     return Page(POLICY)
+
+
+# -- local surfaces: log files, state files, child processes ---------------------
+
+LOG_KINDS = ("noise", "endless-line", "long-numbers", "corrupt-gz", "gz-bomb", "directory",
+             "fifo", "device", "unreadable", "postfix-and-noise")
+
+
+def log_file(rng: random.Random, folder, kind: str) -> str:
+    """A hostile --log of the given kind in ``folder`` (rotated files beside
+    it where the kind has them); its path."""
+    import gzip
+    import os
+    import time
+
+    log = folder / "mail.log"
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - 60))
+    postfix = (f"{stamp} mx postfix/qmgr[1]: 0A1B2C3D4E: from=<a@example.org>, size=1, "
+               f"nrcpt={'9' * rng.choice((5000, 4301, 20, 1))} (queue active)\n"
+               f"{stamp} mx postfix/smtp[2]: 0A1B2C3D4E: to=<b@example.net>, "
+               f"relay=mx[192.0.2.1]:25, delay=1, dsn=5.7.1, status=bounced (host mx said: "
+               f"550 {text(rng, 80)})\n")
+    if kind == "noise":
+        log.write_bytes(rng.randbytes(rng.randrange(1, 200_000)))
+    elif kind == "endless-line":
+        log.write_bytes(b"z" * rng.randrange(1 << 20, 3 << 20))
+    elif kind == "long-numbers":
+        log.write_text(postfix * rng.randrange(1, 50))
+    elif kind == "corrupt-gz":
+        log.write_text(postfix)
+        data = bytearray(gzip.compress(postfix.encode() * 100))
+        for _ in range(rng.randrange(1, 10)):
+            data[rng.randrange(10, len(data))] = rng.randrange(256)
+        (folder / "mail.log.1.gz").write_bytes(bytes(data[:rng.randrange(10, len(data))]))
+    elif kind == "gz-bomb":
+        log.write_text(postfix)
+        with gzip.open(folder / "mail.log.1.gz", "wb", compresslevel=9) as out:
+            block = b"\0" * (1 << 20) if rng.random() < 0.5 else b"\n" * (1 << 20)
+            for _ in range(rng.randrange(50, 200)):
+                out.write(block)
+    elif kind == "directory":
+        log.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(log)
+    elif kind == "device":
+        log.symlink_to(rng.choice(("/dev/zero", "/dev/null", "/dev/urandom")))
+    elif kind == "unreadable":
+        log.write_text(postfix)
+        log.chmod(0)
+    else:
+        log.write_text(postfix + text(rng, 500) + "\n" + postfix)
+    return str(log)
+
+
+def state_json(rng: random.Random) -> str:
+    """A state file as an attacker or a broken disk would leave it."""
+    import json
+
+    shapes = [
+        lambda: "[" * rng.randrange(1000, 200_000),
+        lambda: json.dumps({"version": 1, "identity": rng.choice(("x", 5, None)),
+                            "positions": rng.choice(([["a", "b", -1]], {}, 5, [[1]]))}),
+        lambda: '{"version": 1, "minutes": {"1": {"a": NaN}}}',
+        lambda: json.dumps(rng.choice((None, 1, "s", [], {"version": "1"}))),
+        lambda: rng.randbytes(rng.randrange(1, 500)).decode("latin-1"),
+        lambda: '{"version": 1, "positions": [["/x", "f", ' + "9" * 5000 + "]]}",
+    ]
+    return rng.choice(shapes)()
+
+
+def postqueue_script(rng: random.Random) -> tuple[str, bool]:
+    """A stand-in for ``postqueue -j`` that misbehaves, and whether what it
+    prints is a listing at all (True only for a well-formed one)."""
+    import json
+
+    honest = json.dumps({"queue_name": "deferred", "arrival_time": 1, "recipients":
+                         [{"address": "a@example.net"}]})
+    bodies = [
+        ("exec sleep 30", False),
+        ("exec yes", False),
+        ("exec yes '" + honest + "'", False),  # floods: more than the cap
+        ("echo 'postqueue: fatal: Queue report unavailable - mail system is down' >&2; exit 69",
+         False),
+        ("exit 75", False),
+        ("kill -9 $$", False),
+        ("echo '" + json.dumps({"queue_name": 5}) + "'", False),
+        ("echo '" + json.dumps({"queue_name": "deferred", "recipients": "x"}) + "'", False),
+        ("echo '" + json.dumps({"queue_name": "deferred", "arrival_time": 1e400}) + "'", False),
+        ("printf '%s' '" + text(rng, 300).replace("'", "") + "'", False),
+        ("sleep 30 & echo '" + honest + "'", True),  # a child that outlives it
+        ("echo '" + honest + "'", True),
+    ]
+    return rng.choice(bodies)
