@@ -38,7 +38,12 @@ def render(kind: str, directory: str) -> str:
                   'if (!globals.contains("CheckMailPluginDir")) {\n'
                   f"  globals.CheckMailPluginDir = {json.dumps(directory)}\n}}\n\n")
         return header + "\n".join(texts)
-    commands, services = (text.replace("$USER10$", directory) for text in texts)
+    commands, services = texts
+    # The source's header tells how to set $USER10$: printed, the folder is
+    # filled in instead, in the definitions only (never inside a comment).
+    commands = commands.split("\n\n", 1)[1]
+    commands = "\n".join(line if line.startswith("#") else line.replace("$USER10$", directory)
+                         for line in commands.splitlines()) + "\n"
     # The example services define an example host; they are for reading, commented out.
     examples = "".join(f"# {line}".rstrip() + "\n" for line in services.splitlines())
     return (f"# check-mail {__version__}: Nagios/Naemon commands, from `check-mail config "

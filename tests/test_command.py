@@ -135,7 +135,10 @@ def test_the_printed_icinga2_configuration_validates(tmp_path):
 def test_the_printed_nagios_configuration_validates(tmp_path):
     run = run_plugin("check-mail", "config", "nagios", "--plugin-dir", "/opt/check-mail/bin")
     assert run.returncode == 0
-    assert "$USER10$" not in run.stdout.split("# define", 1)[0]
+    commands = run.stdout.split("# define", 1)[0]
+    assert "$USER10$" not in commands
+    assert "/opt/check-mail/bin=" not in run.stdout  # issue 22: a comment replaced blindly
+    assert "    command_line    /opt/check-mail/bin/check_rbl -H $HOSTADDRESS$" in commands
     printed = tmp_path / "check-mail.cfg"
     printed.write_text(run.stdout)
     host = tmp_path / "host.cfg"

@@ -3,6 +3,7 @@ and nagios/ by the real nagios4, as a user's configuration would be."""
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -127,3 +128,57 @@ def test_every_option_of_every_plugin_is_reachable_from_its_checkcommand():
         missing = [options for options in plugin_options(plugin)
                    if not set(options) & arguments[command]]
         assert missing == [], (command, missing)
+
+
+def nagios_objects(path, kind: str) -> list[dict[str, str]]:
+    """The ``define KIND { ... }`` blocks of a Nagios object file, as dicts."""
+    import re
+
+    found = []
+    for body in re.findall(rf"^define {kind} \{{\n(.*?)^\}}", path.read_text(), re.M | re.S):
+        found.append({key: value.strip() for key, _, value in
+                      (line.strip().partition(" ") for line in body.splitlines())
+                      if key and not key.startswith("#")})
+    return found
+
+
+def test_every_nagios_service_runs_its_command_line_as_nagios_expands_it(tmp_path):
+    """Issue 22: each example service's command line, with the documented
+    macros ($USER10$ the plugins' folder, the host's $HOSTADDRESS$ and
+    $HOSTNAME$, the $ARGn$ of the service), run once as Nagios runs it. No
+    run may end in an argument error. Run in a network namespace of its own
+    with only loopback: the example host is not ours to probe."""
+    import os
+    import shlex
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.helpers.plugins import need
+
+    need(os.getuid() == 0 and shutil.which("unshare") is not None,
+         "a private network namespace takes root and unshare")
+    commands = {c["command_name"]: c["command_line"]
+                for c in nagios_objects(NAGIOS / "check-mail-commands.cfg", "command")}
+    host = nagios_objects(NAGIOS / "check-mail-services.cfg", "host")[0]
+    macros = {"$USER10$": str(Path(sys.executable).parent), "$HOSTADDRESS$": host["address"],
+              "$HOSTNAME$": host["host_name"]}
+    services = nagios_objects(NAGIOS / "check-mail-services.cfg", "service")
+    assert {s["check_command"].split("!")[0] for s in services} == set(commands)
+    for service in services:
+        name, *args = service["check_command"].split("!")
+        line = commands[name]
+        for number, value in enumerate(args, 1):
+            line = line.replace(f"$ARG{number}$", value)
+        line = re.sub(r"\$ARG\d+\$", "", line)  # an $ARGn$ the service leaves out is empty
+        for macro, value in macros.items():
+            line = line.replace(macro, value)
+        assert "$" not in line, line
+        run = subprocess.run(["unshare", "-n", *shlex.split(line), "-t", "5"],
+                             capture_output=True, text=True, timeout=60)
+        first = run.stdout.split("\n", 1)[0]
+        assert run.returncode in (0, 1, 2, 3) and run.stderr == "", (line, run)
+        assert re.match(r"[A-Z]+ (OK|WARNING|CRITICAL|UNKNOWN) - ", first), (line, first)
+        for error in ("UNKNOWN - argument ", "unrecognized arguments",
+                      "the following arguments are required"):
+            assert error not in first, (line, first)
