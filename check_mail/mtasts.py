@@ -37,6 +37,13 @@ MAX_AGE = 31557600  # seconds, one year (RFC 8461 3.2)
 
 _ID = re.compile(r"[A-Za-z0-9]{1,32}\Z")
 _FIELD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}\Z")
+# RFC 8461 3.1 sts-ext-value, RFC 8460 3 tlsrpt-ext-value: printable ASCII
+# but for "=", ";" and the space.
+_FIELD_VALUE = re.compile(r"[\x21-\x3a\x3c\x3e-\x7e]+\Z")
+# RFC 5321 Domain (RFC 8461 3.2 sts-policy-mx-value): labels of letters,
+# digits and inner hyphens; one label, and labels of digits alone, are valid.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?\Z")
 
 
 @dataclass(frozen=True)
@@ -52,11 +59,12 @@ def versioned_record(texts: Sequence[str], version: str) -> tuple[str, dict[str,
     fields, or "" and why it is unusable ("" too when there is none).
 
     MTA-STS (RFC 8461 3.1) and TLS-RPT (RFC 8460 3) share the grammar:
-    ``name=value`` fields split by ``;`` and blanks, names of 1 to 32
-    letters, digits, ``_``, ``-`` and ``.``; more than one record, or one
-    malformed, means none.
+    ``name=value`` fields split by ``;`` with blanks (spaces and tabs, WSP)
+    around it, names of 1 to 32 letters, digits, ``_``, ``-`` and ``.``,
+    values of printable ASCII but ``=``, ``;`` and the space; more than one
+    record, or one malformed, means none.
     """
-    found = [t for t in texts if re.match(rf"v={version} *(;|\Z)", t)]
+    found = [t for t in texts if re.match(rf"v={version}[ \t]*(;|\Z)", t)]
     if not found:
         return "", {}, ""
     if len(found) > 1:
@@ -67,7 +75,7 @@ def versioned_record(texts: Sequence[str], version: str) -> tuple[str, dict[str,
         if not part:
             continue
         name, eq, value = part.partition("=")
-        if not eq or not _FIELD_NAME.match(name) or not value:
+        if not eq or not _FIELD_NAME.match(name) or not _FIELD_VALUE.match(value):
             return "", {}, f"malformed field {part!r}"
         fields.setdefault(name, value)
     return found[0], fields, ""
@@ -124,8 +132,6 @@ class Policy:
 
 def parse_policy(text: str) -> Policy:
     """Read a policy file: ``key: value`` lines, LF or CRLF."""
-    from check_mail.dns import is_hostname
-
     problems: list[str] = []
     remarks: list[str] = []
     fields: dict[str, str] = {}
@@ -139,8 +145,8 @@ def parse_policy(text: str) -> Policy:
             remarks.append(f"line {number} is not 'key: value'")
         elif key == "mx":
             name = value[2:] if value.startswith("*.") else value
-            if not is_hostname(name) or "." not in name.rstrip("."):
-                remarks.append(f"mx {value!r} is not a host name or *.domain")
+            if not _DOMAIN.match(name) or len(name.rstrip(".")) > 253:
+                remarks.append(f"mx {value!r} is not a domain or *.domain")
             else:
                 patterns.append(value.rstrip(".").lower())
         elif key in fields:

@@ -29,6 +29,13 @@ POLICY = "version: STSv1\nmode: enforce\nmx: mx1.example.org\nmx: *.backup.examp
     (["v=STSv1; id=2026-11-29"], None, "id=2026-11-29 is not 1 to 32 letters and digits"),
     (["v=STSv1; id=" + "a" * 33], None, f"id={'a' * 33} is not 1 to 32 letters and digits"),
     (["v=STSv1; id"], None, "malformed field 'id'"),
+    # Issue 25, bug 7: RFC 8461 3.1 allows *WSP ";" *WSP, and WSP holds the tab.
+    (["v=STSv1\t; id=abc"], "abc", ""),
+    (["v=STSv1;\tid=abc\t;"], "abc", ""),
+    # ... and an extension value is printable ASCII but "=", ";" and the space.
+    (["v=STSv1; id=1; ext=a=b"], None, "malformed field 'ext=a=b'"),
+    (["v=STSv1; id=1; ext=a b"], None, "malformed field 'ext=a b'"),
+    (["v=STSv1; id=1; ext=\u00e9"], None, "malformed field 'ext=\u00e9'"),
 ])
 def test_the_txt_record(texts, record_id, problem):
     record, found = mtasts.parse_record(texts)
@@ -69,7 +76,12 @@ def test_policy_problems(text, problems):
 @pytest.mark.parametrize("text,remarks", [
     (POLICY, ()),
     (POLICY + "x-extension: anything\n", ()),  # unknown keys are extensions
-    (POLICY + "mx: mx*.example.org\n", ("mx 'mx*.example.org' is not a host name or *.domain",)),
+    (POLICY + "mx: mx*.example.org\n", ("mx 'mx*.example.org' is not a domain or *.domain",)),
+    # Issue 25, bug 8: RFC 8461 3.2 takes RFC 5321's Domain: one label, digits.
+    (POLICY + "mx: localhost\n", ()),
+    (POLICY + "mx: mail1\n", ()),
+    (POLICY + "mx: 123.example\n", ()),
+    (POLICY + "mx: -bad.example\n", ("mx '-bad.example' is not a domain or *.domain",)),
     (POLICY + "mode: testing\n", ("mode given twice",)),
     (POLICY + "garbage\n", ("line 6 is not 'key: value'",)),
     (" " + POLICY, ("line 1 is not 'key: value'",)),
@@ -182,6 +194,7 @@ def test_a_host_that_is_not_there():
     (["v=TLSRPTv1; rua=mailto:nobody"], None, "rua 'mailto:nobody' holds no address"),
     (["v=TLSRPTv1; rua = mailto:a@example.org"], None, "malformed field 'rua = mailto:a@example"
                                                        ".org'"),
+    (["v=TLSRPTv1\t;\trua=mailto:tls@example.org"], ("mailto:tls@example.org",), ""),  # bug 7
 ])
 def test_tls_rpt_records(texts, rua, problem):
     record, found = tlsrpt.parse(texts)
