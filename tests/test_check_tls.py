@@ -420,6 +420,17 @@ def test_tls_rpt_is_wanted_with_dane_or_mta_sts(world):
         "https: |")
 
 
+def test_a_policy_in_mode_none_is_not_in_use(world):
+    """Issue 25, bug 9 (RFC 8461 5): with DANE and a policy in mode none,
+    only DANE is in use; Mode.NONE is a non-empty string, never tested for truth."""
+    world.serve()
+    world.sts(ENFORCE.replace("mode: enforce", "mode: none"))
+    world.tlsa(world.ee())
+    run = world.run("-D", "example.org")
+    assert run.first.startswith("TLS WARNING - no TLS-RPT record (_smtp._tls.example.org) "
+                                "while DANE is in use: nobody learns of failures |")
+
+
 def test_a_null_mx_is_ok(world):
     world.ns.clear()
     world.ns.add("example.org", "MX", "0 .")

@@ -400,7 +400,10 @@ def policy_findings(survey: Survey, args: argparse.Namespace) -> list[Finding]:
     elif report.problem:
         out.append(Finding(Level.WARNING, f"_smtp._tls.{domain}: {report.problem}"))
     elif report.record is None and (dane or sts.mode in (Mode.ENFORCE, Mode.TESTING)):
-        using = [w for w, used in (("DANE", dane), ("MTA-STS", sts.mode)) if used]
+        # RFC 8461 5: a policy in mode none is not in use (Mode.NONE is a
+        # non-empty string, so it is tested against the modes, never for truth)
+        sts_used = sts.mode in (Mode.ENFORCE, Mode.TESTING)
+        using = [w for w, used in (("DANE", dane), ("MTA-STS", sts_used)) if used]
         verb = "are" if len(using) > 1 else "is"
         out.append(Finding(Level.WARNING, f"no TLS-RPT record (_smtp._tls.{domain}) while "
                                           f"{' and '.join(using)} {verb} in use: nobody "
