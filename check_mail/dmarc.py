@@ -13,7 +13,11 @@ Readings taken:
 - Tags are RFC 7489's and RFC 9989's (``np``, ``psd``, ``t``); unknown tags
   are ignored but reported. ``pct``, ``rf`` and ``ri`` (removed by RFC 9989)
   are still read, as most receivers still honour them.
-- A record without ``p=`` acts as ``p=none`` (RFC 7489 6.6.3, RFC 9989).
+- A record is read as receivers read it (RFC 7489 6.3, 6.6.3): a tag they
+  cannot use is ignored and reported (:class:`RecordError`, with what
+  receivers do about it); without a valid ``p=`` (or with an invalid
+  ``sp=``) they apply ``p=none`` where a valid ``rua=`` remains, and no DMARC
+  otherwise. A tag given twice, or no ``v=DMARC1`` first, is no record.
 - Alignment compares organizational domains from the Public Suffix List
   (relaxed) or the names themselves (strict), RFC 7489 section 3.1.
 - A message without exactly one From: address fails (RFC 7489 6.6.1).
@@ -31,10 +35,12 @@ from check_mail.dns import Answer, Resolver, Status, absolute, valid_name
 from check_mail.outcome import Word
 from check_mail.text import integer
 
-VERSION = re.compile(r"^v[ \t]*=[ \t]*DMARC1[ \t]*(;|$)")
+# RFC 7489 6.4: tag names are case-insensitive (ABNF quoted strings, RFC
+# 5234 2.3), the value DMARC1 is not: "V=DMARC1" is a record, "v=dmarc1" none.
+VERSION = re.compile(r"^[vV][ \t]*=[ \t]*DMARC1[ \t]*(;|$)")
 TAGS = ("v", "p", "sp", "np", "pct", "rua", "ruf", "adkim", "aspf", "fo", "rf", "ri", "t", "psd")
 REMOVED_BY_9989 = ("pct", "rf", "ri")
-MAX_WALK = 5  # RFC 9989 4.10: the author domain, then at most four shorter names
+WALK_LABELS = 7  # RFC 9989 4.10 step 4: a longer name is cut to its last 7 labels
 
 
 class Disposition(Word):
@@ -70,7 +76,27 @@ class ReportUri:
 
 
 @dataclass(frozen=True)
+class RecordError:
+    """A tag receivers cannot use, and what they do about it. ``changes``:
+    the error changes what receivers apply (the policy, or where reports go);
+    otherwise they ignore the tag and apply the rest."""
+
+    tag: str
+    problem: str  # "pct=200 is not a whole number from 0 to 100"
+    effect: str  # "receivers ignore it"
+    changes: bool = False
+
+
+IGNORED = "receivers ignore it"
+
+
+@dataclass(frozen=True)
 class Policy:
+    """A record as receivers read it (RFC 7489 6.3, 6.6.3): a tag they cannot
+    use is ignored (its default applies) and listed in ``errors``; an invalid
+    or missing p= (or an invalid sp=) makes them apply p=none when a valid
+    rua= remains, and no DMARC at all otherwise (``applies`` False)."""
+
     text: str
     tags: dict[str, str]
     p: Disposition
@@ -85,101 +111,169 @@ class Policy:
     psd: str = "u"
     unknown: tuple[str, ...] = ()  # tags this parser does not know: ignored by receivers
     implicit_p: bool = False  # no p= tag: receivers act as p=none
+    errors: tuple[RecordError, ...] = ()
+    applies: bool = True  # False: receivers apply no DMARC to the domain's mail
 
     def for_subdomains(self) -> Disposition:
         return self.sp or self.p
 
 
 def parse(text: str) -> Policy:
-    """A DMARC record, strictly (RFC 7489 6.3, RFC 9989 4.7)."""
+    """A DMARC record as receivers read it (RFC 7489 6.3, 6.6.3; RFC 9989
+    4.7). Raises DmarcError only where no receiver reads a policy at all: no
+    v=DMARC1 first, or a tag given twice (RFC 6376 3.2, through RFC 7489)."""
     if not VERSION.match(text):
         raise DmarcError("the record does not start with v=DMARC1", "v")
     tags: dict[str, str] = {}
+    errors: list[RecordError] = []
     for part in text.split(";"):
         if not part.strip(" \t"):
             continue
         name, equals, value = part.partition("=")
         name, value = name.strip(" \t").lower(), value.strip(" \t")
         if not equals or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
-            raise DmarcError(f"malformed tag {part.strip()[:20]!r}", name)
+            errors.append(RecordError(name, f"malformed tag {part.strip()[:20]!r}", IGNORED))
+            continue
         if name in tags:
             raise DmarcError(f"duplicate tag {name}=", name)
         tags[name] = value
-    implicit = "p" not in tags
+    read = _Reader(tags, errors)
+    p, sp = read.disposition("p"), read.disposition("sp")
+    rua, ruf = read.uris("rua"), read.uris("ruf")
     policy = Policy(
-        text, tags,
-        p=_disposition(tags, "p") or Disposition.NONE,
-        sp=_disposition(tags, "sp"), np=_disposition(tags, "np"),
-        pct=_number(tags, "pct", 0, 100, 100),
-        adkim=_choice(tags, "adkim", ("r", "s"), "r"),
-        aspf=_choice(tags, "aspf", ("r", "s"), "r"),
-        rua=_uris(tags, "rua"), ruf=_uris(tags, "ruf"),
-        testing=_choice(tags, "t", ("y", "n"), "n") == "y",
-        psd=_choice(tags, "psd", ("y", "n", "u"), "u"),
+        text, tags, p=p or Disposition.NONE, sp=sp, np=read.disposition("np", IGNORED),
+        pct=read.number("pct", 0, 100, 100),
+        adkim=read.choice("adkim", ("r", "s"), "r"),
+        aspf=read.choice("aspf", ("r", "s"), "r"),
+        rua=rua, ruf=ruf,
+        testing=read.choice("t", ("y", "n"), "n") == "y",
+        psd=read.choice("psd", ("y", "n", "u"), "u"),
         unknown=tuple(t for t in tags if t not in TAGS),
-        implicit_p=implicit,
+        implicit_p="p" not in tags,
     )
-    for option in _list(tags.get("fo", "0")):
-        if option not in ("0", "1", "d", "s"):
-            raise DmarcError(f"fo={tags['fo']}: {option!r} is none of 0, 1, d, s", "fo")
-    _number(tags, "ri", 0, 2 ** 32 - 1, 86400)
-    return policy
+    read.choices("fo", ("0", "1", "d", "s"))
+    read.number("ri", 0, 2 ** 32 - 1, 86400)
+    broken = [tag for tag in ("p", "sp") if tag in tags and read.bad(tag)]
+    if "p" in tags and not broken:
+        return _with(policy, errors)
+    # RFC 7489 6.6.3 step 6: no valid p= (or an invalid sp=): p=none where a
+    # valid rua= remains, else no DMARC processing at all.
+    if rua:
+        effect = "receivers apply p=none (RFC 7489 6.6.3 step 6)"
+    else:
+        effect = ("with no valid rua=, receivers apply no DMARC (RFC 7489 6.6.3 step 6, as "
+                  "OpenDMARC, Mail::DMARC and mailauth read it; one reading p=none instead "
+                  "protects nothing either)")
+        if "p" not in tags:
+            errors.insert(0, RecordError("p", "no p= tag", effect, True))
+    errors[:] = [RecordError(e.tag, e.problem, effect, True) if e.tag in broken else e
+                 for e in errors]
+    if not rua:
+        return _with(policy, errors, applies=False)
+    if broken:
+        return _with(policy, errors, p=Disposition.NONE, sp=None)
+    return _with(policy, errors)  # no p=, a valid rua=: p=none, as implicit_p says
+
+
+def _with(policy: Policy, errors: list[RecordError], **changes: Any) -> Policy:
+    from dataclasses import replace
+
+    return replace(policy, errors=tuple(errors), **changes)
+
+
+class _Reader:
+    """Each tag's value as receivers take it: a value they cannot use is an
+    error (ignored, unless its effect says otherwise) and its default applies."""
+
+    def __init__(self, tags: dict[str, str], errors: list[RecordError]) -> None:
+        self.tags = tags
+        self.errors = errors
+        self.problems: dict[str, str] = {}
+
+    def bad(self, tag: str) -> bool:
+        return tag in self.problems
+
+    def error(self, tag: str, problem: str, effect: str = IGNORED,
+              changes: bool = False) -> None:
+        self.problems[tag] = problem
+        self.errors.append(RecordError(tag, problem, effect, changes))
+
+    def disposition(self, tag: str, effect: str = IGNORED) -> Disposition | None:
+        if tag not in self.tags:
+            return None
+        try:
+            return Disposition(self.tags[tag].lower())
+        except ValueError:
+            self.error(tag, f"{tag}={self.tags[tag]} is none of none, quarantine, reject",
+                       effect)
+            return None
+
+    def choice(self, tag: str, allowed: tuple[str, ...], default: str) -> str:
+        value = self.tags.get(tag, default).lower()
+        if value in allowed:
+            return value
+        self.error(tag, f"{tag}={self.tags[tag]} is none of {', '.join(allowed)}")
+        return default
+
+    def choices(self, tag: str, allowed: tuple[str, ...]) -> None:
+        """A colon-separated list of quoted (any case) literals, such as fo=."""
+        for option in _list(self.tags.get(tag, allowed[0])):
+            if option.lower() not in allowed:
+                self.error(tag, f"{tag}={self.tags[tag]}: {option!r} is none of "
+                                f"{', '.join(allowed)}")
+                return
+
+    def number(self, tag: str, low: int, high: int, default: int) -> int:
+        value = self.tags.get(tag, str(default))
+        try:
+            number = integer(value)
+        except ValueError:
+            number = -1
+        if low <= number <= high:
+            return number
+        self.error(tag, f"{tag}={value} is not a whole number from {low} to {high}")
+        return default
+
+    def uris(self, tag: str) -> tuple[ReportUri, ...]:
+        """rua= and ruf=: the URIs receivers can use; each one they cannot is
+        an error, and when none is left the reports are lost."""
+        if tag not in self.tags:
+            return ()
+        found, bad = [], []
+        for text in _list(self.tags[tag], ","):
+            uri, problem = _uri(tag, text)
+            if uri is None:
+                bad.append(problem)
+            else:
+                found.append(uri)
+        lost = "receivers send these reports nowhere" if not found else IGNORED
+        for problem in bad:
+            self.error(tag, problem, lost, changes=not found)
+        return tuple(found)
 
 
 def _list(value: str, sep: str = ":") -> list[str]:
     return [item.strip(" \t") for item in value.split(sep)]
 
 
-def _disposition(tags: dict[str, str], tag: str) -> Disposition | None:
-    if tag not in tags:
-        return None
-    try:
-        return Disposition(tags[tag].lower())
-    except ValueError:
-        raise DmarcError(f"{tag}={tags[tag]} is none of none, quarantine, reject", tag) from None
-
-
-def _choice(tags: dict[str, str], tag: str, allowed: tuple[str, ...], default: str) -> str:
-    value = tags.get(tag, default).lower()
-    if value not in allowed:
-        raise DmarcError(f"{tag}={tags[tag]} is none of {', '.join(allowed)}", tag)
-    return value
-
-
-def _number(tags: dict[str, str], tag: str, low: int, high: int, default: int) -> int:
-    value = tags.get(tag, str(default))
-    try:
-        number = integer(value)
-    except ValueError:
-        number = -1
-    if not low <= number <= high:
-        raise DmarcError(f"{tag}={value} is not a whole number from {low} to {high}", tag)
-    return number
-
-
 _URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):([^!]+)(?:!([0-9]+[kmgt]?))?$", re.I)
 
 
-def _uris(tags: dict[str, str], tag: str) -> tuple[ReportUri, ...]:
-    """rua= and ruf=: comma-separated URIs, mailto: with a valid address."""
+def _uri(tag: str, text: str) -> tuple[ReportUri | None, str]:
+    """One rua= or ruf= URI, mailto: with a valid address; or None and why."""
     from urllib.parse import unquote
 
-    if tag not in tags:
-        return ()
-    found = []
-    for text in _list(tags[tag], ","):
-        match = _URI.match(text)
-        if not match:
-            raise DmarcError(f"{tag}= holds {text!r}, which is not a URI", tag)
-        scheme, rest, size = match.group(1).lower(), match.group(2), match.group(3) or ""
-        address = ""
-        if scheme == "mailto":
-            address = unquote(rest)
-            local, at, domain = address.rpartition("@")
-            if not at or not local or not valid_name(domain) or "." not in domain:
-                raise DmarcError(f"{tag}= holds {text!r}, which is not a mail address", tag)
-        found.append(ReportUri(text, scheme, address, size))
-    return tuple(found)
+    match = _URI.match(text)
+    if not match:
+        return None, f"{tag}= holds {text!r}, which is not a URI"
+    scheme, rest, size = match.group(1).lower(), match.group(2), match.group(3) or ""
+    address = ""
+    if scheme == "mailto":
+        address = unquote(rest.split("?", 1)[0])  # RFC 6068: ?subject=... is no address
+        local, at, domain = address.rpartition("@")
+        if not at or not local or not valid_name(domain) or "." not in domain:
+            return None, f"{tag}= holds {text!r}, which is not a mail address"
+    return ReportUri(text, scheme, address, size), ""
 
 
 # -- organizational domains ---------------------------------------------------
@@ -208,15 +302,17 @@ def aligned(identifier: str, author: str, strict: bool) -> bool:
 
 
 def walk_names(domain: str) -> list[str]:
-    """RFC 9989 4.10: the author domain, then (past more than four labels)
-    its last four, then one label less at a time, down to the top label."""
+    """RFC 9989 4.10: the author domain; then, step 4, with fewer than 8
+    labels the left-most label removed, otherwise labels removed until 7
+    remain; then one label less at a time, down to the top label (at most
+    eight names)."""
     labels = domain.rstrip(".").lower().split(".")
     names = [".".join(labels)]
-    labels = labels[-4:] if len(labels) > 4 else labels[1:]
+    labels = labels[1:] if len(labels) <= WALK_LABELS else labels[-WALK_LABELS:]
     while labels:
         names.append(".".join(labels))
         labels = labels[1:]
-    return list(dict.fromkeys(names))[:MAX_WALK]
+    return list(dict.fromkeys(names))
 
 
 # -- discovery --------------------------------------------------------------
@@ -259,6 +355,11 @@ class Discovery:
             return []
         fallback = self.answers[self.org]
         return [] if fallback.answered else [fallback]
+
+    @property
+    def applies(self) -> bool:
+        """Receivers apply a policy: one record, and one they act on."""
+        return self.policy is not None and self.policy.applies
 
     @property
     def inherited(self) -> bool:
@@ -385,15 +486,19 @@ class MessageVerdict:
 
     @property
     def result(self) -> Result:
+        """RFC 7489 6.6.3: no policy, no DMARC evaluation. Whether a policy
+        exists is asked first: an aligned pass for a domain that publishes
+        none is no DMARC pass."""
         if self.problem:
             return Result.FAIL
+        if self.discovery is not None and self.discovery.failures:
+            return Result.TEMPERROR
+        if self.discovery is None or not self.discovery.applies:
+            return Result.NONE
         if any(i.passes and i.aligned for i in self.identifiers):
             return Result.PASS
-        if self.discovery is not None and (self.discovery.failures or any(
-                i.result == "temperror" for i in self.identifiers)):
+        if any(i.result == "temperror" for i in self.identifiers):
             return Result.TEMPERROR
-        if self.discovery is None or self.discovery.policy is None:
-            return Result.NONE
         return Result.FAIL
 
     @property

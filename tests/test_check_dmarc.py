@@ -34,14 +34,28 @@ def test_a_protecting_policy(nameserver):
     ([], 2, "example.org: no DMARC record at _dmarc.example.org"),
     (["v=DMARC1; p=reject", "v=DMARC1; p=none"], 2,
      "example.org: 2 DMARC records at _dmarc.example.org: receivers apply none"),
-    (["v=DMARC1; p=rejected"], 2, "example.org: syntax error: p=rejected is none of none, "
-                                  "quarantine, reject (tag p=)"),
+    (["v=DMARC1; p=rejected"], 2, "example.org: receivers apply no DMARC: p=rejected is none "
+                                  "of none, quarantine, reject, and no valid rua= (RFC 7489 "
+                                  "6.6.3 step 6)"),
+    (["v=DMARC1"], 2, "example.org: receivers apply no DMARC: no p= tag, and no valid rua= "
+                      "(RFC 7489 6.6.3 step 6)"),
+    # Issue 25: what receivers apply drives the state; each error is said with its effect.
+    (["v=DMARC1; p=reject; pct=200; rua=mailto:d@example.org"], 1,
+     "example.org: p=reject applies to all mail; pct=200 is not a whole number from 0 to 100 "
+     "(receivers ignore it)"),
+    (["v=DMARC1; p=rejected; rua=mailto:d@example.org"], 1,
+     "example.org: p=rejected is none of none, quarantine, reject: receivers apply p=none "
+     "(RFC 7489 6.6.3 step 6) (+1 more)"),
+    (["v=DMARC1; p=reject; rua=dmarc@example.org"], 1,
+     "example.org: rua= holds 'dmarc@example.org', which is not a URI: receivers send these "
+     "reports nowhere"),
     (["v=DMARC1; p=none; rua=mailto:dmarc@example.org"], 1,
      "example.org: p=none, reports to dmarc@example.org"),
     (["v=DMARC1; rua=mailto:dmarc@example.org"], 1,
      "example.org: p=none, reports to dmarc@example.org (no p=, so none)"),
     (["v=DMARC1; p=reject; pct=20; rua=mailto:d@example.org"], 1,
-     "example.org: pct=20: the policy applies to 20% of failing mail only"),
+     "example.org: pct=20: the policy applies to 20% of failing mail only (RFC 9989 removes "
+     "pct: receivers that follow it apply the policy to all)"),
     (["v=DMARC1; p=reject; t=y; rua=mailto:d@example.org"], 1,
      "example.org: t=y: the policy is on trial, receivers may apply a lesser one"),
     (["v=DMARC1; p=reject; sp=none; rua=mailto:d@example.org"], 1,
@@ -159,6 +173,17 @@ def test_a_message_signed_by_its_own_domain_passes(world, tmp_path):
                             "d=example.org s=s1 (aligned)")
     assert "message: SPF passes for bounce.esp.example (not aligned)" in run.lines
     assert "message: DMARC pass" in run.lines
+
+
+def test_a_message_from_a_domain_without_a_policy_never_passes_dmarc(world, tmp_path):
+    """Issue 25, bug 10 (RFC 7489 6.6.3): no policy, no DMARC evaluation,
+    whatever passes aligned: the From: domain publishes no policy, WARNING."""
+    world.remove("_dmarc.example.org", "TXT")
+    run = dmarc(world, "--message", save(tmp_path, "example.org"), "--ip", "198.51.100.20")
+    assert run.returncode == 1, run.stdout
+    assert run.first.startswith("DMARC WARNING - message from example.org: no DMARC policy; "
+                                "SPF passes for bounce.esp.example (not aligned), DKIM "
+                                "d=example.org s=s1 (aligned) |")
 
 
 UNSUBSCRIBE = (b"List-Unsubscribe: <https://esp.example/u/42>, <mailto:u@esp.example>\r\n"

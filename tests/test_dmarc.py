@@ -47,29 +47,89 @@ def test_what_receivers_assume():
 @pytest.mark.parametrize(("record", "tag", "message"), [
     ("p=reject; v=DMARC1", "v", "the record does not start with v=DMARC1"),
     ("v=DMARC2; p=reject", "v", "the record does not start with v=DMARC1"),
-    ("v=DMARC1; p=rejected", "p", "p=rejected is none of none, quarantine, reject"),
+    # RFC 6376 3.2 through RFC 7489: a tag given twice voids the whole record.
     ("v=DMARC1; p=none; p=reject", "p", "duplicate tag p="),
-    ("v=DMARC1; p=none; sp=nil", "sp", "sp=nil is none of"),
-    ("v=DMARC1; p=none; np=x", "np", "np=x is none of"),
-    ("v=DMARC1; p=none; pct=150", "pct", "pct=150 is not a whole number from 0 to 100"),
-    ("v=DMARC1; p=none; pct=\u0665\u0660", "pct", "is not a whole number"),
-    ("v=DMARC1; p=none; pct=" + "9" * 5000, "pct", "is not a whole number"),  # issue 21
-    ("v=DMARC1; p=none; ri=" + "1" * 4301, "ri", "is not a whole number"),
-    ("v=DMARC1; p=none; adkim=x", "adkim", "adkim=x is none of r, s"),
-    ("v=DMARC1; p=none; aspf=", "aspf", "aspf= is none of r, s"),
-    ("v=DMARC1; p=none; fo=2", "fo", "fo=2: '2' is none of 0, 1, d, s"),
-    ("v=DMARC1; p=none; ri=-5", "ri", "ri=-5 is not a whole number"),
-    ("v=DMARC1; p=none; t=maybe", "t", "t=maybe is none of y, n"),
-    ("v=DMARC1; p=none; psd=x", "psd", "psd=x is none of y, n, u"),
-    ("v=DMARC1; p=none; rua=dmarc@example.org", "rua", "which is not a URI"),
-    ("v=DMARC1; p=none; rua=mailto:nobody", "rua", "which is not a mail address"),
-    ("v=DMARC1; p=none; ruf=mailto:x@bad domain", "ruf", "which is not a mail address"),
-    ("v=DMARC1; p=none; novalue", "novalue", "malformed tag"),
 ])
-def test_invalid_records_name_the_tag(record, tag, message):
+def test_what_no_receiver_reads_as_a_record(record, tag, message):
     with pytest.raises(dmarc.DmarcError, match=message.replace("(", r"\(")) as caught:
         dmarc.parse(record)
     assert caught.value.tag == tag
+
+
+@pytest.mark.parametrize(("record", "tag", "message"), [
+    ("v=DMARC1; p=reject; np=x", "np", "np=x is none of"),
+    ("v=DMARC1; p=reject; pct=150", "pct", "pct=150 is not a whole number from 0 to 100"),
+    ("v=DMARC1; p=reject; pct=\u0665\u0660", "pct", "is not a whole number"),
+    ("v=DMARC1; p=reject; pct=" + "9" * 5000, "pct", "is not a whole number"),  # issue 21
+    ("v=DMARC1; p=reject; ri=" + "1" * 4301, "ri", "is not a whole number"),
+    ("v=DMARC1; p=reject; ri=4294967296", "ri", "is not a whole number from 0 to 4294967295"),
+    ("v=DMARC1; p=reject; adkim=relaxed", "adkim", "adkim=relaxed is none of r, s"),
+    ("v=DMARC1; p=reject; aspf=", "aspf", "aspf= is none of r, s"),
+    ("v=DMARC1; p=reject; fo=2", "fo", "fo=2: '2' is none of 0, 1, d, s"),
+    ("v=DMARC1; p=reject; ri=-5", "ri", "ri=-5 is not a whole number"),
+    ("v=DMARC1; p=reject; t=maybe", "t", "t=maybe is none of y, n"),
+    ("v=DMARC1; p=reject; psd=x", "psd", "psd=x is none of y, n, u"),
+    ("v=DMARC1; p=reject; novalue", "novalue", "malformed tag"),
+    ("v=DMARC1; p=reject; a-b=c", "a-b", "malformed tag"),
+    ("v=DMARC1; p=reject; rua=mailto:a@example.org,dmarc@example.org", "rua",
+     "which is not a URI"),
+])
+def test_a_tag_receivers_cannot_use_is_ignored_and_the_rest_applied(record, tag, message):
+    """Issue 25 (RFC 7489 6.3): an unknown or invalid tag is ignored, the
+    rest of the record applied: p=reject stays p=reject."""
+    policy = dmarc.parse(record)
+    assert (policy.p, policy.applies) == ("reject", True)
+    [error] = policy.errors
+    assert (error.tag, error.effect, error.changes) == (tag, "receivers ignore it", False)
+    assert message in error.problem
+
+
+@pytest.mark.parametrize(("record", "applied", "effect"), [
+    # 6.6.3 step 6A: no valid p= (or an invalid sp=), a valid rua=: p=none.
+    ("v=DMARC1; p=rejected; rua=mailto:d@example.org", "none", "receivers apply p=none"),
+    ("v=DMARC1; p=reject; sp=nil; rua=mailto:d@example.org", "none", "receivers apply p=none"),
+    ("v=DMARC1; rua=mailto:d@example.org", "none", ""),  # no p=: none, as implicit_p says
+    # ... and no valid rua=: no DMARC at all (bug 5, bug 6).
+    ("v=DMARC1", None, "receivers apply no DMARC"),
+    ("v=DMARC1; sp=reject", None, "receivers apply no DMARC"),
+    ("v=DMARC1; p=rejected", None, "receivers apply no DMARC"),
+    ("v=DMARC1; p=rejected; rua=dmarc@example.org", None, "receivers apply no DMARC"),
+])
+def test_a_record_without_a_valid_p_by_rfc_7489_6_6_3_step_6(record, applied, effect):
+    """Issue 25, bugs 5 and 6."""
+    policy = dmarc.parse(record)
+    assert (policy.p if policy.applies else None) == applied
+    assert all(effect in e.effect for e in policy.errors if e.tag in ("p", "sp"))
+    assert bool(effect) == any(e.tag in ("p", "sp") for e in policy.errors)
+
+
+@pytest.mark.parametrize("record", ["v=DMARC1; p=reject; rua=dmarc@example.org",
+                                    "v=DMARC1; p=reject; ruf=mailto:x@bad domain"])
+def test_reports_with_no_usable_uri_are_lost(record):
+    policy = dmarc.parse(record)
+    assert (policy.p, policy.rua, policy.ruf) == ("reject", (), ())
+    assert [(e.effect, e.changes) for e in policy.errors] == [
+        ("receivers send these reports nowhere", True)]
+
+
+@pytest.mark.parametrize(("record", "check"), [
+    # RFC 7489 6.4, RFC 5234 2.3: tag names are case-insensitive quoted strings.
+    ("V=DMARC1; p=reject", lambda p: p.p == "reject"),
+    ("v=DMARC1; P=quarantine", lambda p: p.p == "quarantine"),
+    # fo's values are quoted literals too: any case.
+    ("v=DMARC1; p=none; fo=D:S", lambda p: True),
+    # RFC 6068: what follows "?" in a mailto: URI is not part of the address.
+    ("v=DMARC1; p=none; rua=mailto:dmarc@example.com?subject=DMARC",
+     lambda p: p.rua[0].address == "dmarc@example.com"),
+])
+def test_what_receivers_accept_is_a_record(record, check):
+    """Issue 25, bugs 2, 3 and 4."""
+    assert check(dmarc.parse(record))
+
+
+def test_the_version_value_is_case_sensitive():
+    with pytest.raises(dmarc.DmarcError, match="does not start with v=DMARC1"):
+        dmarc.parse("v=dmarc1; p=reject")
 
 
 def test_organizational_domains_and_alignment():
@@ -81,10 +141,24 @@ def test_organizational_domains_and_alignment():
     assert not dmarc.aligned("example.co.uk", "other.co.uk", strict=False)
 
 
-def test_the_tree_walk_asks_at_most_five_names():
+def test_the_tree_walk_by_rfc_9989_4_10_step_4():
+    """Issue 25, bug 1: fewer than 8 labels, one removed at a time; from 8 on,
+    cut to the last 7 first (an old draft's numbers stopped after five names
+    and jumped to the last four)."""
     assert dmarc.walk_names("a.b.c.d.e.example.com") == [
-        "a.b.c.d.e.example.com", "d.e.example.com", "e.example.com", "example.com", "com"]
+        "a.b.c.d.e.example.com", "b.c.d.e.example.com", "c.d.e.example.com",
+        "d.e.example.com", "e.example.com", "example.com", "com"]
+    assert dmarc.walk_names("x.y.a.b.c.d.e.example.com") == [  # 9 labels: 8 names at most
+        "x.y.a.b.c.d.e.example.com", "a.b.c.d.e.example.com", "b.c.d.e.example.com",
+        "c.d.e.example.com", "d.e.example.com", "e.example.com", "example.com", "com"]
     assert dmarc.walk_names("mail.example.org") == ["mail.example.org", "example.org", "org"]
+
+
+def test_the_tree_walk_finds_a_psd_n_record_deep_down(nameserver):
+    """Issue 25, bug 1, the issue's own example."""
+    nameserver.add("_dmarc.c.d.e.example.com", "TXT", '"v=DMARC1; p=reject; psd=n"')
+    assert ask(nameserver, dmarc.discover, "a.b.c.d.e.example.com").walk_org == \
+        "c.d.e.example.com"
 
 
 @pytest.fixture

@@ -25,9 +25,13 @@ MESSAGE_LIMIT = 32 << 20  # octets, as check_dkim
 
 EPILOG = """\
 states, per domain (-D):
-  CRITICAL  no record; several records (receivers then apply none); a syntax error
-            (the tag is named)
-  WARNING   p=none (--allow-none while a new policy's reports are read); quarantine
+  CRITICAL  no record; several records, or a tag given twice (receivers then apply
+            none); no valid p= and no valid rua= (RFC 7489 6.6.3: receivers apply
+            no DMARC)
+  WARNING   a tag receivers cannot use: they ignore it (pct=200: the rest applies),
+            or apply p=none for a broken p= or sp= (then judged as p=none), or
+            send no reports for a broken rua=
+            p=none (--allow-none while a new policy's reports are read); quarantine
             with --strict; pct below 100 or t=y; sp or np weaker than p; no rua
             (nobody reads the reports); a report address outside the domain that
             does not authorise it (its reports are dropped); an unknown tag; a TTL
@@ -107,7 +111,7 @@ class Dmarc(plugin.Resource):
         for found, destinations in self.found:
             yield plugin.Metric(found.domain, domain_findings(found, destinations, args),
                                 context="domain")
-            if found.policy is not None:
+            if found.policy is not None and found.applies:
                 label = "pct" if len(self.found) == 1 else f"{found.domain}_pct"
                 yield plugin.Metric(label, found.policy.pct, "%", min=0, max=100,
                                     context="measure")
@@ -166,8 +170,12 @@ def domain_findings(found: Discovery, destinations: list[Destination],
         return [Finding(crit, f"{name}: syntax error: {found.error}{tag}")]
     policy = found.policy
     assert policy is not None
+    if not policy.applies:
+        why = "; ".join(e.problem for e in policy.errors if e.changes and e.tag in ("p", "sp"))
+        return [Finding(crit, f"{name}: receivers apply no DMARC: {why}, and no valid rua= "
+                              "(RFC 7489 6.6.3 step 6)")]
     applied = policy.for_subdomains() if found.inherited else policy.p
-    out = []
+    out = record_errors(found)
     if applied.strength == 0 and not args.allow_none:
         out.append(Finding(warn, summary(found)
                            + (" (no p=, so none)" if policy.implicit_p else "")))
@@ -175,14 +183,15 @@ def domain_findings(found: Discovery, destinations: list[Destination],
         out.append(Finding(warn, f"{summary(found)} (--strict)"))
     if policy.pct < 100:
         out.append(Finding(warn, f"{name}: pct={policy.pct}: the policy applies to "
-                                 f"{policy.pct}% of failing mail only"))
+                                 f"{policy.pct}% of failing mail only (RFC 9989 removes pct: "
+                                 "receivers that follow it apply the policy to all)"))
     if policy.testing:
         out.append(Finding(warn, f"{name}: t=y: the policy is on trial, receivers may "
                                  "apply a lesser one"))
     for tag, value in (("sp", policy.sp), ("np", policy.np)):
         if value is not None and value.strength < policy.p.strength:
             out.append(Finding(warn, f"{name}: {tag}={value} is weaker than p={policy.p}"))
-    if not policy.rua:
+    if "rua" not in policy.tags:
         out.append(Finding(warn, f"{name}: no rua=: nobody receives the aggregate reports"))
     for uri in (*policy.rua, *policy.ruf):
         if uri.scheme != "mailto":
@@ -204,6 +213,26 @@ def domain_findings(found: Discovery, destinations: list[Destination],
     if answer is not None and answer.ttl is not None and answer.ttl > args.max_ttl:
         out.append(Finding(warn, f"{name}: TTL {answer.ttl} s (more than --max-ttl "
                                  f"{args.max_ttl})"))
+    return out
+
+
+def record_errors(found: Discovery) -> list[Finding]:
+    """The tags receivers cannot use, each with what they do about it (RFC
+    7489 6.3, 6.6.3): a WARNING, whether they ignore it or it changes what
+    they apply (p=none for a broken p=, reports lost); what they then apply
+    is judged by the thresholds like any policy."""
+    policy = found.policy
+    assert policy is not None
+    applied = policy.for_subdomains() if found.inherited else policy.p
+    share = "all mail" if policy.pct == 100 else f"{policy.pct}% of failing mail"
+    out = []
+    for error in policy.errors:
+        if error.changes:
+            out.append(Finding(Level.WARNING, f"{found.domain}: {error.problem}: "
+                                              f"{error.effect}"))
+        else:
+            out.append(Finding(Level.WARNING, f"{found.domain}: p={applied} applies to "
+                                              f"{share}; {error.problem} ({error.effect})"))
     return out
 
 
@@ -255,7 +284,7 @@ def bulk_findings(resource: Dmarc) -> list[Finding]:
     assert verdict is not None
     crit = Level.CRITICAL
     out = []
-    if verdict.discovery is None or verdict.discovery.policy is None:
+    if verdict.discovery is None or not verdict.discovery.applies:
         out.append(Finding(crit, f"bulk sender: {verdict.author} publishes no DMARC policy"))
     if not any(i.method == "spf" and i.passes for i in verdict.identifiers):
         out.append(Finding(crit, "bulk sender: SPF must pass"))

@@ -82,6 +82,10 @@ class ScriptedNameserver(BackgroundServer):
         self.names.add(key[0])
         self.ttls[key] = ttl
 
+    def remove(self, name: str, rdtype: str) -> None:
+        """Forget the records of one name and type."""
+        self.records.pop((_key(name), rdtype.upper()), None)
+
     def clear(self) -> None:
         """Forget every record."""
         self.records.clear()
